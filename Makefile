@@ -1,0 +1,70 @@
+# lua-bulksync: build, test and install the bulksync module.
+#
+#   make                      build bulksync/core.so for Lua $(LUA_VERSION)
+#   make test                 install missing Debian packages, build, run every spec
+#   make demo                 run the demo against the local stand-in server
+#   make install              copy the module under $(DESTDIR)$(PREFIX)
+#   make LUA_VERSION=5.1|5.2|5.3|5.4|jit ...
+
+LUA_VERSION ?= 5.4
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+
+ifeq ($(LUA_VERSION),jit)
+LUA_PC      ?= luajit
+LUA         ?= luajit
+LUA_ABI     ?= 5.1
+else
+LUA_PC      ?= lua$(LUA_VERSION)
+LUA         ?= lua$(LUA_VERSION)
+LUA_ABI     ?= $(LUA_VERSION)
+endif
+
+LUA_INCDIR  ?= $(shell pkg-config --cflags-only-I $(LUA_PC) 2>/dev/null | sed -e 's/^ *-I//' -e 's/ .*//')
+CURL_CFLAGS ?= $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+
+CC          ?= cc
+CFLAGS      ?= -O2 -g
+WARN        := -std=c99 -Wall -Wextra -pedantic
+ALL_CFLAGS  := $(WARN) -fPIC -I$(LUA_INCDIR) -Isrc $(CURL_CFLAGS) $(CFLAGS)
+# A Lua module never links the interpreter: the host provides its symbols.
+LDFLAGS_SO  ?= -shared
+
+LMOD_DIR    := $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)
+CMOD_DIR    := $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
+
+SOURCES     := lua_bulksync.c src/json.c src/schema.c src/http.c
+HEADERS     := src/bulksync.h src/compat.h
+LUA_SOURCES := bulksync.lua $(wildcard bulksync/*.lua)
+MODULE      := bulksync/core.so
+
+.PHONY: all test unit demo install clean setup
+
+all: $(MODULE)
+
+$(MODULE): $(SOURCES) $(HEADERS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SO) -o $@ $(SOURCES) $(CURL_LIBS)
+
+setup:
+	@sh scripts/setup.sh
+
+# The README's test command: sets up what is missing, then runs everything.
+test: setup
+	@sh scripts/test.sh
+
+# Only the busted specs, for the Lua chosen with LUA_VERSION.
+unit: all
+	prove --exec "$(LUA) $$(command -v busted) -o TAP" spec/*_spec.lua
+
+demo: setup
+	@sh scripts/demo.sh
+
+install: all
+	install -d $(CMOD_DIR)/bulksync $(LMOD_DIR)/bulksync
+	install -m 0644 $(MODULE) $(CMOD_DIR)/bulksync/core.so
+	install -m 0644 bulksync.lua $(LMOD_DIR)/bulksync.lua
+	for f in $(wildcard bulksync/*.lua); do install -m 0644 $$f $(LMOD_DIR)/$$f; done
+
+clean:
+	rm -f $(MODULE) bulksync/*.o *.o src/*.o

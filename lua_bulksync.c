@@ -1,0 +1,264 @@
+/*
+ * lua_bulksync.c: the C core of lua-bulksync, loaded as `bulksync.core`.
+ *
+ * The public module is bulksync.lua; it keeps the parts that must run in a
+ * Lua frame (transports whose socket calls yield, retry waits through the
+ * host's sleep). This file binds the C pieces to Lua:
+ *
+ *   src/json.c    JSON writing and reading
+ *   src/schema.c  the API's fields, described once as data, and the walker
+ *                 that validates and encodes a body in one pass
+ *   src/http.c    the libcurl client
+ *
+ * Copyright (c) lua-bulksync developers. MIT licence (see README.md).
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bulksync.h"
+
+/* ===================== walk context =====================
+ * Paths and problems are shared by the schema walker and the generic JSON
+ * writer, so both name a problem the same way. */
+
+static size_t path_append(bs_ctx *c, const char *s, size_t n)
+{
+    size_t old = c->pathlen;
+    if (c->pathlen + n >= BS_PATH_MAX - 4) {
+        /* A path this long is already unreadable: mark it cut, keep going. */
+        if (c->pathlen < BS_PATH_MAX - 4) {
+            memcpy(c->path + c->pathlen, "...", 3);
+            c->pathlen += 3;
+        }
+    } else {
+        memcpy(c->path + c->pathlen, s, n);
+        c->pathlen += n;
+    }
+    c->path[c->pathlen] = '\0';
+    return old;
+}
+
+size_t bs_path_key(bs_ctx *c, const char *key, size_t len)
+{
+    size_t old = c->pathlen;
+    if (c->pathlen > 0)
+        path_append(c, ".", 1);
+    path_append(c, key, len);
+    return old;
+}
+
+size_t bs_path_index(bs_ctx *c, lua_Integer i)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "[%ld]", (long)i);
+    return path_append(c, tmp, (size_t)n);
+}
+
+void bs_report(bs_ctx *c, const char *fmt, ...)
+{
+    lua_State *L = c->L;
+    char msg[512];
+    va_list ap;
+
+    c->nproblems++;
+    if (c->nproblems > BS_MAX_PROBLEMS)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    lua_createtable(L, 0, 2);
+    lua_pushlstring(L, c->path, c->pathlen);
+    lua_setfield(L, -2, "path");
+    lua_pushstring(L, msg);
+    lua_setfield(L, -2, "problem");
+    lua_rawseti(L, c->problems, (int)bs_rawlen(L, c->problems) + 1);
+}
+
+int bs_is_array_marked(lua_State *L, int idx)
+{
+    int marked;
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, BS_ARRAY_MT);
+    marked = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return marked;
+}
+
+/* ===================== encode / validate =====================
+ * core.encode(body, version, strict) -> json | nil, problems
+ * core.validate(body, version, strict) -> true | nil, problems
+ * One scratch buffer per Lua state (upvalue 1) is reused between calls, so
+ * encoding a body allocates nothing once the buffer has grown. */
+
+static const bs_version *check_version(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    const bs_version *v = bs_schema_find(name);
+    if (v == NULL)
+        luaL_argerror(L, idx, "unsupported API version");
+    return v;
+}
+
+static int walk_body(lua_State *L, int want_json)
+{
+    bs_ctx c;
+    const bs_version *v = check_version(L, 2);
+    int strict = lua_toboolean(L, 3);
+    bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
+
+    lua_settop(L, 3);
+    memset(&c, 0, sizeof c);
+    c.L = L;
+    c.strict = strict;
+    c.out = want_json ? out : NULL;
+    lua_newtable(L);
+    c.problems = lua_gettop(L);
+    lua_newtable(L);
+    c.seen = lua_gettop(L);
+    if (c.out)
+        bs_buf_reset(c.out);
+
+    bs_schema_encode(&c, 1, v);
+
+    if (c.nproblems > 0) {
+        lua_pushnil(L);
+        lua_pushvalue(L, c.problems);
+        lua_pushinteger(L, c.nproblems);
+        return 3;
+    }
+    if (want_json)
+        lua_pushlstring(L, out->data, out->len);
+    else
+        lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int core_encode(lua_State *L)   { return walk_body(L, 1); }
+static int core_validate(lua_State *L) { return walk_body(L, 0); }
+
+/* core.encode_value(v) -> json | nil, problems: any value, no schema. */
+static int core_encode_value(lua_State *L)
+{
+    bs_ctx c;
+    bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
+
+    luaL_checkany(L, 1);
+    lua_settop(L, 1);
+    memset(&c, 0, sizeof c);
+    c.L = L;
+    c.out = out;
+    lua_newtable(L);
+    c.problems = lua_gettop(L);
+    lua_newtable(L);
+    c.seen = lua_gettop(L);
+    bs_buf_reset(out);
+    bs_json_value(&c, 1);
+    if (c.nproblems > 0) {
+        lua_pushnil(L);
+        lua_pushvalue(L, c.problems);
+        return 2;
+    }
+    lua_pushlstring(L, out->data, out->len);
+    return 1;
+}
+
+/* core.decode(text) -> value | nil, message */
+static int core_decode(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char err[160];
+    if (bs_json_decode(L, s, len, err, sizeof err))
+        return 1;
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+}
+
+/* core.array(t) -> t, marked to encode as a JSON array even when empty. */
+static int core_array(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    if (lua_getmetatable(L, 1)) {
+        luaL_getmetatable(L, BS_ARRAY_MT);
+        if (!lua_rawequal(L, -1, -2))
+            return luaL_argerror(L, 1, "table already has a metatable");
+        lua_pop(L, 2);
+        return 1;
+    }
+    luaL_getmetatable(L, BS_ARRAY_MT);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* core.schema(version) -> the field table of that version, as Lua data. */
+static int core_schema(lua_State *L)
+{
+    bs_schema_push(L, check_version(L, 1));
+    return 1;
+}
+
+/* ===================== module =====================*/
+
+static const luaL_Reg core_plain_functions[] = {
+    { "decode", core_decode },
+    { "array",  core_array },
+    { "schema", core_schema },
+    { "http",   bs_http_new },
+    { NULL, NULL }
+};
+
+static const luaL_Reg core_buffered_functions[] = {
+    { "encode",       core_encode },
+    { "validate",     core_validate },
+    { "encode_value", core_encode_value },
+    { NULL, NULL }
+};
+
+int luaopen_bulksync_core(lua_State *L);
+
+int luaopen_bulksync_core(lua_State *L)
+{
+    const char *const *names;
+    const luaL_Reg *r;
+    int i;
+
+    luaL_newmetatable(L, BS_ARRAY_MT);
+    lua_pushliteral(L, "array");
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+    bs_http_register(L);
+
+    lua_newtable(L);
+    bs_setfuncs(L, core_plain_functions, 0);
+
+    /* The scratch buffer is shared by the encoders through an upvalue:
+     * no C global, so two Lua states never share it. */
+    for (r = core_buffered_functions; r->name; r++) {
+        bs_buf_push(L);
+        lua_pushcclosure(L, r->func, 1);
+        lua_setfield(L, -2, r->name);
+    }
+
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    luaL_getmetatable(L, BS_ARRAY_MT);
+    lua_setfield(L, -2, "array_mt");
+
+    lua_newtable(L);
+    for (names = bs_schema_versions(), i = 1; *names; names++, i++) {
+        lua_pushstring(L, *names);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, -2, "API_VERSIONS");
+
+    lua_pushliteral(L, BS_MODULE_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    lua_pushinteger(L, BS_HAVE_INTEGER);
+    lua_setfield(L, -2, "HAVE_INTEGER");
+    return 1;
+}
