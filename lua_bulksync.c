@@ -13,8 +13,12 @@
  * Copyright (c) lua-bulksync developers. MIT licence (see README.md).
  */
 
+#define _POSIX_C_SOURCE 200809L  /* nanosleep */
+
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "bulksync.h"
 
@@ -202,6 +206,23 @@ static int core_schema(lua_State *L)
     return 1;
 }
 
+/* core.sleep(seconds): the retry wait of the libcurl transport. OpenResty
+ * passes ngx.sleep instead, which yields rather than blocking a worker. */
+static int core_sleep(lua_State *L)
+{
+    double secs = luaL_checknumber(L, 1);
+    struct timespec ts, rem;
+    if (!(secs > 0))
+        return 0;
+    if (secs > 86400)
+        secs = 86400;
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
+        ts = rem;
+    return 0;
+}
+
 /* ===================== module =====================*/
 
 static const luaL_Reg core_plain_functions[] = {
@@ -209,6 +230,7 @@ static const luaL_Reg core_plain_functions[] = {
     { "array",  core_array },
     { "schema", core_schema },
     { "http",   bs_http_new },
+    { "sleep",  core_sleep },
     { NULL, NULL }
 };
 

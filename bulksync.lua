@@ -1,0 +1,745 @@
+-- bulksync: manage Polytomic bulk syncs from Lua.
+--
+-- The checks, JSON and libcurl live in C (bulksync.core). This file keeps
+-- what has to run in a Lua frame: the request loop with its retry waits,
+-- and transports whose socket calls may yield (OpenResty cosockets), which
+-- a C function calling Lua could not allow.
+
+local core = require "bulksync.core"
+
+local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+local setmetatable, getmetatable, error, pcall = setmetatable, getmetatable, error, pcall
+local select, next = select, next
+local concat, insert = table.concat, table.insert
+local format, sub, byte, char, find, gsub, lower = string.format, string.sub, string.byte, string.char,
+    string.find, string.gsub, string.lower
+local floor, huge, min, random = math.floor, math.huge, math.min, math.random
+
+local M = {
+  _VERSION = core._VERSION,
+  API_VERSIONS = core.API_VERSIONS,
+  null = core.null,
+  array = core.array,
+  array_mt = core.array_mt,
+}
+
+local DEFAULT_BASE_URL   = "https://app.polytomic.com"
+local DEFAULT_VERSION    = core.API_VERSIONS[1]
+local DEFAULT_TIMEOUT    = 60
+local DEFAULT_CONNECT    = 10
+local DEFAULT_RETRIES    = 2
+local DEFAULT_RETRY_BASE = 0.5
+local DEFAULT_RETRY_CAP  = 8
+local DEFAULT_MAX_WAIT   = 60
+local DEFAULT_MAX_SIZE   = 16 * 1024 * 1024
+local MAX_ERROR_TEXT     = 2048   -- raw error bodies are cut to this many bytes
+
+------------------------------------------------------------------------
+-- Errors
+------------------------------------------------------------------------
+
+local KINDS = {
+  "ValidationError", "BadRequestError", "UnauthorizedError", "ForbiddenError",
+  "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
+  "InternalServerError", "ServerError", "HTTPError", "TimeoutError",
+  "TransportError", "DecodeError",
+}
+M.errors = {}
+for i, kind in ipairs(KINDS) do M.errors[i] = kind; M.errors[kind] = kind end
+
+local STATUS_KINDS = {
+  [400] = "BadRequestError", [401] = "UnauthorizedError", [403] = "ForbiddenError",
+  [404] = "NotFoundError", [409] = "ConflictError", [422] = "UnprocessableEntityError",
+  [429] = "RateLimitError", [500] = "InternalServerError",
+}
+
+-- 409 is left out on purpose: with an Idempotency-Key it means the first
+-- request is still in flight, and otherwise a real conflict.
+local RETRY_STATUS = { [408] = true, [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
+
+local Error = {}
+Error.__index = Error
+Error.__name = "bulksync.error"
+
+function Error.__tostring(e)
+  local head = "bulksync: " .. e.kind
+  if e.status then head = head .. " (" .. tostring(e.status) .. ")" end
+  return head .. ": " .. tostring(e.message)
+end
+
+local function new_error(kind, fields)
+  local e = fields or {}
+  e.kind = kind
+  e.message = e.message or kind
+  return setmetatable(e, Error)
+end
+M.new_error = new_error
+
+function M.is_error(v)
+  return getmetatable(v) == Error
+end
+
+local function raise(kind, fields)
+  error(new_error(kind, fields), 0)
+end
+
+-- One message that names every problem, so a script's log says it all.
+local function validation_error(problems, count, what)
+  local parts = {}
+  for i, p in ipairs(problems) do
+    parts[i] = (p.path ~= "" and (p.path .. ": ") or "") .. p.problem
+  end
+  count = count or #problems
+  local msg = format("%s has %d problem%s: %s", what or "body", count, count == 1 and "" or "s",
+    concat(parts, "; "))
+  if count > #problems then msg = msg .. format("; and %d more", count - #problems) end
+  return new_error("ValidationError", { message = msg, errors = problems })
+end
+
+local function problem(path, text)
+  return { path = path, problem = text }
+end
+
+local function raise_invalid(path, text, what)
+  error(validation_error({ problem(path, text) }, 1, what), 0)
+end
+
+------------------------------------------------------------------------
+-- JSON
+------------------------------------------------------------------------
+
+function M.decode(text)
+  if type(text) ~= "string" then
+    raise("DecodeError", { message = "decode expects a string, got " .. type(text) })
+  end
+  local value, err = core.decode(text)
+  if value == nil then raise("DecodeError", { message = "invalid JSON: " .. err }) end
+  return value
+end
+
+local function check_version(version, path)
+  version = version or DEFAULT_VERSION
+  for _, v in ipairs(core.API_VERSIONS) do
+    if v == version then return v end
+  end
+  raise_invalid(path or "version", format("unsupported API version %q; supported: %s",
+    tostring(version), concat(core.API_VERSIONS, ", ")), "options")
+end
+
+function M.encode(body, opts)
+  opts = opts or {}
+  local json, problems, count = core.encode(body, check_version(opts.version), opts.strict)
+  if not json then error(validation_error(problems, count), 0) end
+  return json
+end
+
+function M.validate(body, opts)
+  opts = opts or {}
+  local ok, problems, count = core.validate(body, check_version(opts.version), opts.strict)
+  if ok then return true end
+  return false, validation_error(problems, count)
+end
+
+function M.schema(version)
+  return core.schema(check_version(version))
+end
+
+------------------------------------------------------------------------
+-- Small helpers
+------------------------------------------------------------------------
+
+local function is_uuid(s)
+  return type(s) == "string" and #s == 36 and
+    find(s, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+end
+M.is_uuid = is_uuid
+
+local function check_id(id)
+  if not is_uuid(id) then
+    raise_invalid("id", "must be a UUID (8-4-4-4-12 hex digits), got " ..
+      (type(id) == "string" and format("%q", sub(id, 1, 64)) or type(id)), "request")
+  end
+  return lower(id)
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+-- Basic auth needs base64; it is twenty lines, not worth a dependency.
+local function base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = byte(s, i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1 = floor(n / 262144) % 64
+    local c2 = floor(n / 4096) % 64
+    local c3 = floor(n / 64) % 64
+    local c4 = n % 64
+    out[#out + 1] = sub(B64, c1 + 1, c1 + 1) .. sub(B64, c2 + 1, c2 + 1) ..
+      (b and sub(B64, c3 + 1, c3 + 1) or "=") .. (c and sub(B64, c4 + 1, c4 + 1) or "=")
+  end
+  return concat(out)
+end
+
+local function has_crlf(s)
+  return find(s, "[\r\n]") ~= nil
+end
+
+-- Idempotency keys: the documented alphabet and length.
+local function check_idempotency_key(key)
+  if key == nil then return nil end
+  if type(key) ~= "string" or #key < 8 or #key > 255 or find(key, "[^%w_%-]") then
+    raise_invalid("idempotency_key", "must be 8 to 255 characters of A-Z a-z 0-9 _ -", "options")
+  end
+  return key
+end
+
+local function positive_number(opts, name, default, problems)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= v or v < 0 or v == huge then
+    problems[#problems + 1] = problem(name, "must be a non-negative number of seconds")
+    return default
+  end
+  return v
+end
+
+local function whole_number(opts, name, default, problems)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or v ~= floor(v) or v < 0 or v == huge then
+    problems[#problems + 1] = problem(name, "must be a whole number >= 0")
+    return default
+  end
+  return v
+end
+
+-- http(s)://host[:port][/prefix], no credentials, no query: the key goes in
+-- a header, never in a URL that could end up in a log.
+local function check_base_url(url, problems)
+  if url == nil then return DEFAULT_BASE_URL end
+  if type(url) ~= "string" then
+    problems[#problems + 1] = problem("base_url", "must be a string")
+    return DEFAULT_BASE_URL
+  end
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  scheme = scheme and lower(scheme)
+  if scheme ~= "http" and scheme ~= "https" then
+    problems[#problems + 1] = problem("base_url", "must start with http:// or https://")
+    return DEFAULT_BASE_URL
+  end
+  local authority = rest:match("^([^/?#]*)")
+  if authority == "" then
+    problems[#problems + 1] = problem("base_url", "has no host")
+  elseif find(authority, "@", 1, true) then
+    problems[#problems + 1] = problem("base_url", "must not contain credentials; use api_key")
+  elseif find(rest, "[?#%s]") or has_crlf(rest) then
+    problems[#problems + 1] = problem("base_url", "must not contain a query, fragment or spaces")
+  end
+  return (gsub(url, "/+$", ""))
+end
+
+------------------------------------------------------------------------
+-- Transports
+--
+-- A transport is function(request) -> response | nil, err, where
+--   request  = { method, url, headers = {name = value}, body, timeout, connect_timeout }
+--   response = { status = int, headers = {lower-case name = value}, body = string }
+--   err      = { kind = "TimeoutError" | "TransportError", message, retryable, curl_code }
+-- The client may also pass `header_lines` (the same headers as "Name: value"
+-- lines) for transports that want them pre-built.
+------------------------------------------------------------------------
+
+-- curl codes worth another attempt: the connection failed or broke, not a
+-- refusal on principle (TLS verification, bad URL, size limit).
+local CURL_RETRYABLE = {
+  [5] = true, [6] = true, [7] = true, [16] = true, [18] = true, [28] = true,
+  [52] = true, [55] = true, [56] = true,
+}
+
+local function curl_transport(config)
+  local handle = core.http {
+    headers = config.header_lines,
+    timeout = config.timeout,
+    connect_timeout = config.connect_timeout,
+    ca_file = config.ca_file,
+    max_response_size = config.max_response_size,
+  }
+  local response = {}   -- reused: the client copies what it keeps
+  local t = {}
+  function t.request(req)
+    local status, headers, body, code = handle:perform(req.method, req.url, req.body, req.extra_lines)
+    if status then
+      response.status, response.headers, response.body = status, headers, body
+      return response
+    end
+    return nil, { kind = headers, message = body, curl_code = code, retryable = CURL_RETRYABLE[code] or false }
+  end
+  t.sleep = core.sleep
+  t.handle = handle
+  function t.close() handle:close() end
+  t.name = "curl"
+  return t
+end
+
+local function in_openresty()
+  local ngx = rawget(_G, "ngx")
+  return type(ngx) == "table" and type(ngx.socket) == "table" and type(ngx.socket.tcp) == "function"
+end
+
+local function make_transport(opts, config)
+  local choice = opts.transport
+  if choice == nil then choice = in_openresty() and "ngx" or "curl" end
+  if choice == "curl" then return curl_transport(config) end
+  if choice == "ngx" then return require("bulksync.ngx").new(config) end
+  if type(choice) == "function" then
+    return { request = choice, sleep = opts.sleep or core.sleep, name = "custom", close = function() end }
+  end
+  if type(choice) == "table" and type(choice.request) == "function" then
+    local t = { request = choice.request, sleep = choice.sleep or opts.sleep or core.sleep,
+      name = choice.name or "custom", close = choice.close or function() end }
+    return t
+  end
+  raise_invalid("transport", 'must be "curl", "ngx", a function or a table with request()', "options")
+end
+
+------------------------------------------------------------------------
+-- Retry policy
+------------------------------------------------------------------------
+
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
+  Oct = 10, Nov = 11, Dec = 12 }
+
+-- Days since 1970-01-01 of a civil date: os.time would apply the local zone.
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function http_date(s)
+  local d, mon, y, hh, mm, ss = s:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not MONTHS[mon] then return nil end
+  return days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400 + hh * 3600 + mm * 60 + ss
+end
+M._http_date = http_date
+
+-- How long to wait before attempt n+1: what the server asked for, else
+-- exponential backoff with jitter; never more than max_retry_wait.
+local function retry_wait(policy, attempt, headers, now)
+  local wait
+  if headers then
+    local ra = headers["retry-after"]
+    if ra then
+      wait = tonumber(ra)
+      if not wait then
+        local at = http_date(ra)
+        if at then wait = at - (now or os.time()) end
+      end
+    end
+    if not wait and headers["x-ratelimit-reset"] then
+      local reset = tonumber(headers["x-ratelimit-reset"])
+      if reset then
+        -- Large values are an epoch time, small ones a number of seconds.
+        wait = reset > 1e9 and reset - (now or os.time()) or reset
+      end
+    end
+  end
+  if wait then
+    if wait < 0 then wait = 0 end
+  else
+    local exp = policy.retry_base * 2 ^ (attempt - 1)
+    wait = min(exp, policy.retry_cap) * (0.5 + random() * 0.5)
+  end
+  return min(wait, policy.max_retry_wait)
+end
+M._retry_wait = retry_wait
+
+------------------------------------------------------------------------
+-- Responses
+------------------------------------------------------------------------
+
+local function cut(text)
+  if #text > MAX_ERROR_TEXT then return sub(text, 1, MAX_ERROR_TEXT) .. "..." end
+  return text
+end
+
+-- Both error shapes the API uses: {key, message, metadata, status:int} and
+-- {code, context, error, status:string}. Anything else is kept as text.
+local function http_error(status, headers, text)
+  local kind = STATUS_KINDS[status] or (status >= 500 and status <= 599 and "ServerError") or "HTTPError"
+  local e = { status = status, retryable = RETRY_STATUS[status] or false, headers = headers }
+  local decoded = text ~= "" and core.decode(text) or nil
+  if type(decoded) == "table" then
+    e.body = decoded
+    local msg = decoded.message or decoded.error
+    if type(msg) == "string" and msg ~= "" then e.message = msg end
+    e.key = type(decoded.key) == "string" and decoded.key or nil
+    e.metadata = type(decoded.metadata) == "table" and decoded.metadata
+      or type(decoded.context) == "table" and decoded.context or nil
+    if decoded.code ~= nil then e.code = decoded.code end
+  else
+    e.body = cut(text)
+  end
+  if not e.message then
+    local first = text:match("<title>%s*(.-)%s*</title>") or text:match("^%s*([^\r\n]+)")
+    e.message = first and cut(first) or ("HTTP status " .. status)
+    if #e.message > 200 then e.message = sub(e.message, 1, 200) .. "..." end
+  end
+  return new_error(kind, e)
+end
+
+local function decode_envelope(resp, what)
+  local body = resp.body
+  if body == nil or body == "" then
+    raise("DecodeError", { status = resp.status, message = what .. ": empty response body", body = "" })
+  end
+  local value, err = core.decode(body)
+  if value == nil then
+    raise("DecodeError", { status = resp.status, message = what .. ": response is not JSON (" .. err .. ")",
+      body = cut(body) })
+  end
+  if type(value) ~= "table" or value.data == nil or value.data == core.null then
+    raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"', body = value })
+  end
+  return value.data
+end
+
+------------------------------------------------------------------------
+-- Client
+------------------------------------------------------------------------
+
+local Client = {}
+Client.__index = Client
+Client.__name = "bulksync.client"
+
+local OPTION_NAMES = {
+  api_key = true, org_id = true, base_url = true, version = true, timeout = true,
+  connect_timeout = true, user_agent = true, ca_file = true, headers = true, retries = true,
+  retry_base = true, retry_cap = true, max_retry_wait = true, max_response_size = true,
+  transport = true, sleep = true,
+}
+
+function M.new(opts)
+  if type(opts) ~= "table" then raise_invalid("", "bulksync.new expects a table of options", "options") end
+  local problems = {}
+  for k in pairs(opts) do
+    if not OPTION_NAMES[k] then problems[#problems + 1] = problem(tostring(k), "unknown option") end
+  end
+  local key = opts.api_key
+  if type(key) ~= "string" or key == "" then
+    problems[#problems + 1] = problem("api_key", "must be a non-empty string")
+  elseif has_crlf(key) then
+    problems[#problems + 1] = problem("api_key", "contains CR or LF")
+  end
+  if opts.org_id ~= nil and (type(opts.org_id) ~= "string" or opts.org_id == "" or has_crlf(opts.org_id)) then
+    problems[#problems + 1] = problem("org_id", "must be a non-empty string without CR or LF")
+  end
+  local version = opts.version or DEFAULT_VERSION
+  local known = false
+  for _, v in ipairs(core.API_VERSIONS) do if v == version then known = true end end
+  if not known then
+    problems[#problems + 1] = problem("version", format("unsupported API version %q; supported: %s",
+      tostring(version), concat(core.API_VERSIONS, ", ")))
+  end
+  local config = {
+    base_url = check_base_url(opts.base_url, problems),
+    timeout = positive_number(opts, "timeout", DEFAULT_TIMEOUT, problems),
+    connect_timeout = positive_number(opts, "connect_timeout", DEFAULT_CONNECT, problems),
+    ca_file = opts.ca_file,
+    max_response_size = whole_number(opts, "max_response_size", DEFAULT_MAX_SIZE, problems),
+  }
+  local policy = {
+    retries = whole_number(opts, "retries", DEFAULT_RETRIES, problems),
+    retry_base = positive_number(opts, "retry_base", DEFAULT_RETRY_BASE, problems),
+    retry_cap = positive_number(opts, "retry_cap", DEFAULT_RETRY_CAP, problems),
+    max_retry_wait = positive_number(opts, "max_retry_wait", DEFAULT_MAX_WAIT, problems),
+  }
+  if opts.ca_file ~= nil and type(opts.ca_file) ~= "string" then
+    problems[#problems + 1] = problem("ca_file", "must be a path string")
+  end
+  if opts.user_agent ~= nil and (type(opts.user_agent) ~= "string" or has_crlf(opts.user_agent)) then
+    problems[#problems + 1] = problem("user_agent", "must be a string without CR or LF")
+  end
+  if opts.sleep ~= nil and type(opts.sleep) ~= "function" then
+    problems[#problems + 1] = problem("sleep", "must be a function(seconds)")
+  end
+
+  -- Headers are built once per client, not per request.
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Accept"] = "application/json",
+    ["User-Agent"] = opts.user_agent or ("lua-bulksync/" .. core._VERSION),
+    ["X-Polytomic-Version"] = version,
+  }
+  if opts.headers ~= nil then
+    if type(opts.headers) ~= "table" then
+      problems[#problems + 1] = problem("headers", "must be a table of name = value")
+    else
+      for name, value in pairs(opts.headers) do
+        local path = "headers." .. tostring(name)
+        if type(name) ~= "string" or not find(name, "^[%w!#$%%&'*+.^_`|~-]+$") then
+          problems[#problems + 1] = problem(path, "is not a valid header name")
+        elseif lower(name) == "authorization" then
+          problems[#problems + 1] = problem(path, "is set from api_key and org_id")
+        elseif type(value) ~= "string" then
+          problems[#problems + 1] = problem(path, "value must be a string")
+        elseif has_crlf(value) then
+          problems[#problems + 1] = problem(path, "value contains CR or LF")
+        else
+          headers[name] = value
+        end
+      end
+    end
+  end
+  if #problems > 0 then error(validation_error(problems, #problems, "options"), 0) end
+
+  if opts.org_id then
+    headers["Authorization"] = "Basic " .. base64(opts.org_id .. ":" .. key)
+  else
+    headers["Authorization"] = "Bearer " .. key
+  end
+  local lines = {}
+  for name, value in pairs(headers) do lines[#lines + 1] = name .. ": " .. value end
+  table.sort(lines)
+  config.headers = headers
+  config.header_lines = lines
+  config.version = version
+
+  local transport = make_transport(opts, config)
+  if opts.sleep then transport.sleep = opts.sleep end
+  return setmetatable({
+    version = version,
+    base_url = config.base_url,
+    transport = transport,
+    policy = policy,
+    closed = false,
+    -- The key lives only inside the transport's headers; nothing here
+    -- prints it (see __tostring).
+    _config = config,
+  }, Client)
+end
+
+function Client:__tostring()
+  return format("bulksync.client(%s, %s%s)", self.base_url, self.version, self.closed and ", closed" or "")
+end
+
+function Client:close()
+  if not self.closed then
+    self.closed = true
+    self.transport.close()
+  end
+end
+Client.__close = Client.close
+Client.__gc = Client.close   -- tables run __gc on 5.2+; the curl handle has its own on 5.1
+
+local function check_open(self)
+  if getmetatable(self) ~= Client then error("bulksync: use client:method(...), not client.method(...)", 3) end
+  if self.closed then error("bulksync: client is closed", 3) end
+end
+
+local function call_options(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then raise_invalid("", "options must be a table", "options") end
+  return opts
+end
+
+-- One exchange with the retry policy. Every attempt sends the identical
+-- body and the same Idempotency-Key: a full-replacement PUT is idempotent.
+function Client:_request(method, path, body, opts)
+  local config = self._config
+  local retries = opts.retries
+  if retries == nil then retries = self.policy.retries
+  elseif type(retries) ~= "number" or retries < 0 or retries ~= floor(retries) then
+    raise_invalid("retries", "must be a whole number >= 0", "options")
+  end
+  local key = check_idempotency_key(opts.idempotency_key)
+  local req = {
+    method = method,
+    url = self.base_url .. path,
+    body = body,
+    headers = config.headers,
+    header_lines = config.header_lines,
+    timeout = config.timeout,
+    connect_timeout = config.connect_timeout,
+  }
+  if key then
+    local h = {}
+    for k, v in pairs(config.headers) do h[k] = v end
+    h["Idempotency-Key"] = key
+    req.headers = h
+    req.extra_lines = { "Idempotency-Key: " .. key }
+  end
+  local transport = self.transport
+  local attempts = retries + 1
+  for attempt = 1, attempts do
+    local resp, terr = transport.request(req)
+    local err, resp_headers
+    if resp then
+      local status = resp.status
+      if status >= 200 and status < 300 then
+        return resp, attempt
+      end
+      resp_headers = resp.headers
+      err = http_error(status, resp_headers, resp.body or "")
+    else
+      terr = type(terr) == "table" and terr or { kind = "TransportError", message = tostring(terr) }
+      err = new_error(terr.kind == "TimeoutError" and "TimeoutError" or "TransportError", {
+        message = terr.message or "transport failed", curl_code = terr.curl_code,
+        retryable = terr.retryable ~= false,
+      })
+    end
+    err.attempts = attempt
+    err.method, err.url = method, req.url
+    if not err.retryable or attempt == attempts then error(err, 0) end
+    transport.sleep(retry_wait(self.policy, attempt, resp_headers))
+  end
+end
+
+local function meta_of(resp, attempts, version)
+  local h = resp.headers or {}
+  local copy = {}
+  for k, v in pairs(h) do copy[k] = v end
+  return { status = resp.status, headers = copy, version = h["x-polytomic-version"] or version,
+    attempts = attempts }
+end
+
+local function sync_path(id)
+  return "/api/bulk/syncs/" .. id
+end
+
+function Client:update(id, body, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  local version = check_version(opts.version or self.version)
+  if opts.plan then return self:plan(id, body, opts) end
+  local json, problems, count = core.encode(body, version, opts.strict)
+  if not json then error(validation_error(problems, count), 0) end
+  local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
+  return decode_envelope(resp, "update"), meta_of(resp, attempts, version)
+end
+
+function Client:get(id, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  local path = sync_path(id)
+  if opts.refresh_schemas then path = path .. "?refresh_schemas=true" end
+  local resp, attempts = self:_request("GET", path, nil, opts)
+  return decode_envelope(resp, "get"), meta_of(resp, attempts, self.version)
+end
+
+function Client:schemas(id, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  local resp, attempts = self:_request("GET", sync_path(id) .. "/schemas", nil, opts)
+  local data = decode_envelope(resp, "schemas")
+  if type(data) ~= "table" then
+    raise("DecodeError", { status = resp.status, message = 'schemas: "data" is not a list' })
+  end
+  return data, meta_of(resp, attempts, self.version)
+end
+
+------------------------------------------------------------------------
+-- Read-modify-write
+------------------------------------------------------------------------
+
+local plan_lib
+local function plan_module()
+  plan_lib = plan_lib or require "bulksync.plan"
+  return plan_lib
+end
+
+function M.to_update(sync, opts)
+  opts = opts or {}
+  local body, problems = plan_module().to_update(sync, {
+    version = check_version(opts.version), schemas = opts.schemas,
+    keep_organization = opts.keep_organization,
+  })
+  if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
+  return body
+end
+
+function M.diff(current, body, opts)
+  opts = opts or {}
+  return plan_module().diff(current, body, {
+    version = check_version(opts.version), schemas = opts.schemas, id = opts.id,
+  })
+end
+
+-- Fields a GET returns that a body never carries: naming them as
+-- read-only reads better than "unknown field".
+local READ_ONLY = { id = true, created_at = true, created_by = true, updated_at = true, updated_by = true }
+
+local function check_changes(changes, version)
+  if type(changes) ~= "table" or getmetatable(changes) == core.array_mt then
+    raise_invalid("", "changes must be a table of field = value", "changes")
+  end
+  local schema = core.schema(version)
+  local problems = {}
+  for k in pairs(changes) do
+    if type(k) ~= "string" then
+      problems[#problems + 1] = problem(tostring(k), "field names must be strings")
+    elseif READ_ONLY[k] then
+      problems[#problems + 1] = problem(k, "is read-only and cannot be changed")
+    end
+  end
+  -- Unknown names and bad values are found by the full check after merging;
+  -- failing early here only saves the GET.
+  local probe = {}
+  for k, v in pairs(changes) do if type(k) == "string" and schema.by_name and not schema.by_name[k] then probe[k] = v end end
+  if next(probe) then
+    local _, ps = core.validate(probe, version)
+    for _, p in ipairs(ps or {}) do
+      if p.problem ~= "is required" and probe[(p.path:match("^[^.%[]+"))] ~= nil then problems[#problems + 1] = p end
+    end
+  end
+  if #problems > 0 then error(validation_error(problems, #problems, "changes"), 0) end
+end
+
+--- client:patch(id, changes, opts): get -> to_update -> apply -> update.
+-- The API has no version check on PUT: a change made by someone else
+-- between our GET and PUT is overwritten (a lost update).
+function Client:patch(id, changes, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  local version = check_version(opts.version or self.version)
+  check_changes(changes, version)
+  local mode = opts.schemas or "keep"
+  if mode ~= "keep" and mode ~= "omit" then
+    raise_invalid("schemas", 'must be "keep" or "omit"', "options")
+  end
+  local sync = self:get(id, { retries = opts.retries })
+  local schemas
+  if mode == "keep" and changes.schemas == nil then
+    schemas = self:schemas(id, { retries = opts.retries })
+  end
+  local P = plan_module()
+  local body, problems = P.to_update(sync, { version = version, schemas = schemas,
+    keep_organization = opts.keep_organization })
+  if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
+  body = P.apply(body, changes, version)
+  local data, meta = self:update(id, body, {
+    version = version, idempotency_key = opts.idempotency_key, retries = opts.retries,
+  })
+  return data, meta
+end
+
+--- client:plan(id, body): what sending body would change; sends nothing.
+function Client:plan(id, body, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  local version = check_version(opts.version or self.version)
+  local current = self:get(id, { retries = opts.retries })
+  local schemas = self:schemas(id, { retries = opts.retries })
+  return plan_module().diff(current, body, { version = version, schemas = schemas, id = id })
+end
+
+M.Client = Client
+return M

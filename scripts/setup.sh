@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian/Ubuntu packages lua-bulksync needs, only those missing.
+#   sh scripts/setup.sh            what the demo and the core specs need
+#   sh scripts/setup.sh test       + everything the full test run uses
+#   sh scripts/setup.sh bench      + the benchmark's tools
+set -eu
+
+core="gcc make pkg-config perl lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted lua-socket luarocks"
+# Every Lua the module supports, the OpenResty host, the memory and fuzz tools.
+test_extra="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
+  nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates"
+bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time"
+
+case "${1:-core}" in
+  core)  wanted="$core" ;;
+  test)  wanted="$core $test_extra" ;;
+  bench) wanted="$core $bench_extra" ;;
+  *) echo "usage: $0 [core|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=""
+for pkg in $wanted; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $pkg"
+  fi
+done
+# node and npm may come from elsewhere than Debian: a working npm is enough.
+case "$missing" in *npm*) if command -v npm >/dev/null 2>&1; then
+  missing=$(echo "$missing" | sed -e 's/ nodejs//' -e 's/ npm//'); fi ;; esac
+
+[ -z "$(echo "$missing" | tr -d ' ')" ] && exit 0
+
+echo "setup: installing$missing"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup: run as root or install:$missing" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
