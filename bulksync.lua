@@ -632,6 +632,19 @@ function Client:get(id, opts)
   return decode_envelope(resp, "get"), meta_of(resp, attempts, self.version)
 end
 
+function Client:list(opts)
+  check_open(self)
+  opts = call_options(opts)
+  local path = "/api/bulk/syncs"
+  if opts.active ~= nil then path = path .. "?active=" .. tostring(not not opts.active) end
+  local resp, attempts = self:_request("GET", path, nil, opts)
+  local data = decode_envelope(resp, "list")
+  if type(data) ~= "table" then
+    raise("DecodeError", { status = resp.status, message = 'list: "data" is not a list' })
+  end
+  return data, meta_of(resp, attempts, self.version)
+end
+
 function Client:schemas(id, opts)
   check_open(self)
   opts = call_options(opts)
