@@ -1,0 +1,430 @@
+--[[
+bulksync.plan: partial changes to a bulk sync without losing data.
+
+PUT /api/bulk/syncs/{id} is a full replacement: every field left out of the
+body is reset by the server. This module, pure Lua and offline, turns a GET
+response into a complete update body (to_update), applies changes to such a
+body (apply), and compares a body with the current sync field by field so a
+person sees every reset before it happens (diff, render).
+
+Which fields exist, their types, and what the server does when one is
+omitted all come from core.schema(version): the fields are described once,
+as data, in the C core. Nothing here names a body field, except the one
+spelling difference between two endpoints (see RENAME).
+]]
+
+local core = require "bulksync.core"
+
+local null = core.null
+local array_mt = core.array_mt
+
+local DEFAULT_VERSION = "2025-09-18"
+local MAX_DEPTH = 64
+
+local plan = {}
+
+-- The schema export is rebuilt by every core.schema call; keep one per version.
+local schema_cache = {}
+
+local function schema_of(version)
+  version = version or DEFAULT_VERSION
+  local s = schema_cache[version]
+  if not s then
+    s = core.schema(version)
+    schema_cache[version] = s
+  end
+  return s, version
+end
+
+local function is_none(v)
+  return v == nil or v == null
+end
+
+local function depth_check(depth)
+  if depth > MAX_DEPTH then
+    error("bulksync.plan: value nested deeper than " .. MAX_DEPTH .. " levels", 0)
+  end
+end
+
+-- Deep copy that keeps the JSON array marker, so empty lists stay lists.
+local function copy(v, depth)
+  if type(v) ~= "table" then return v end
+  depth = depth or 0
+  depth_check(depth)
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x, depth + 1) end
+  if getmetatable(v) == array_mt then setmetatable(out, array_mt) end
+  return out
+end
+
+-- The list of sub-fields of an object-like field (object, string_or_object).
+local function subfields(field)
+  return field and field.fields
+end
+
+--[[ project(value, field, rename)
+Copies value keeping only what the request schema knows about it: unknown
+keys of objects (id, created_at, updated_by ... of a response) are dropped,
+lists get the array marker, free-form maps are copied whole, explicit nulls
+stay null. rename maps a request name to the name the value uses for it. ]]
+local project
+
+local function project_object(value, field, rename, depth)
+  local out = {}
+  for _, sub in ipairs(subfields(field)) do
+    local src = value[(rename and rename[sub.name]) or sub.name]
+    if src ~= nil then
+      -- A null where the request cannot take one means "not set": leave it
+      -- out, which is what the server assumes for an optional nested field.
+      if not (src == null and not sub.nullable and not sub.required) then
+        out[sub.name] = project(src, sub, rename, depth + 1)
+      end
+    end
+  end
+  return out
+end
+
+project = function(value, field, rename, depth)
+  depth = depth or 0
+  depth_check(depth)
+  if value == null or type(value) ~= "table" or not field then
+    return copy(value, depth)
+  end
+  local t = field.type
+  if (t == "object" or t == "string_or_object") and subfields(field) then
+    return project_object(value, field, rename, depth)
+  elseif t == "list" and field.items then
+    local out = setmetatable({}, array_mt)
+    for i = 1, #value do
+      out[i] = project(value[i], field.items, rename, depth + 1)
+    end
+    return out
+  end
+  return copy(value, depth)
+end
+
+--[[ The schemas endpoint (GET /api/bulk/syncs/{id}/schemas) spells a field's
+obfuscation flag `obfuscated`; the sync body's FieldConfiguration spells it
+`obfuscate`. Request name -> name in the schemas listing. ]]
+local RENAME = { obfuscate = "obfuscated" }
+
+-- Accepts a list or its envelope {data = list}.
+local function unwrap_list(v)
+  if type(v) == "table" and v[1] == nil and type(v.data) == "table" then
+    return v.data
+  end
+  return v
+end
+
+-- GET returns {data = sync}; accept either.
+local function unwrap_sync(sync)
+  if type(sync) == "table" and sync.name == nil and sync.id == nil
+      and type(sync.data) == "table" then
+    return sync.data
+  end
+  return sync
+end
+
+-- A selected schema of the listing as a SchemaConfiguration: every field
+-- listed with its enabled/obfuscate flags, so those choices survive a PUT.
+local function schema_configuration(s, schemas_field)
+  local item = schemas_field.items
+  local cfg = project(s, item, RENAME)
+  if type(cfg) == "table" and item and item.by_name and item.by_name.enabled then
+    cfg.enabled = true
+  end
+  return cfg
+end
+
+local function schemas_body(list, schemas_field)
+  local out = setmetatable({}, array_mt)
+  for _, s in ipairs(unwrap_list(list)) do
+    -- A full replacement deselects a schema by not listing it.
+    if type(s) == "table" and s.enabled == true then
+      out[#out + 1] = schema_configuration(s, schemas_field)
+    end
+  end
+  return out
+end
+
+local function other_version_hint(sync, schema)
+  for name, version in pairs(schema.other_version or {}) do
+    if sync[name] ~= nil then
+      return string.format(" (it has %s, a %s field: fetch and update it with version %s)",
+                           name, version, version)
+    end
+  end
+  return ""
+end
+
+--[[ The projection of a GET response on the request schema, as complete as
+the response allows, and the problems that keep it from being a complete
+body. ]]
+local function project_sync(sync, schema, opts)
+  local body, problems = {}, {}
+  for _, f in ipairs(schema.fields or {}) do
+    local name = f.name
+    local v = sync[name]
+    if name == "schemas" then
+      if opts.schemas ~= nil then body[name] = schemas_body(opts.schemas, f) end
+    elseif f.kept and not opts.keep_organization then
+      -- The server keeps it when omitted; only partner callers send it.
+    elseif v == nil or (v == null and not f.nullable) then
+      if f.required then
+        problems[#problems + 1] = {
+          path = name,
+          problem = (v == nil and "missing from the fetched sync" or "null in the fetched sync")
+                    .. other_version_hint(sync, schema)
+                    .. "; cannot build a complete body",
+        }
+      end
+    else
+      body[name] = project(v, f)
+    end
+  end
+  return body, problems
+end
+
+function plan.to_update(sync, opts)
+  opts = opts or {}
+  if type(sync) ~= "table" then
+    error("bulksync.plan.to_update: sync must be a table (a GET response)", 2)
+  end
+  local schema = schema_of(opts.version)
+  local body, problems = project_sync(unwrap_sync(sync), schema, opts)
+  if #problems > 0 then return nil, problems end
+  return body
+end
+
+--[[ Marks plain tables at list positions as arrays (on copies made by the
+caller), so apply({policies = {}}) still means an empty list. ]]
+local function mark_lists(v, field, depth)
+  if type(v) ~= "table" or not field then return v end
+  depth_check(depth)
+  if field.type == "list" then
+    if getmetatable(v) == nil then setmetatable(v, array_mt) end
+    for i = 1, #v do mark_lists(v[i], field.items, depth + 1) end
+  elseif subfields(field) then
+    for _, sub in ipairs(subfields(field)) do mark_lists(v[sub.name], sub, depth + 1) end
+  end
+  return v
+end
+
+function plan.apply(body, changes, version)
+  local out = copy(body or {})
+  local schema = version and schema_of(version) or nil
+  for k, v in pairs(changes or {}) do
+    local f = schema and schema.by_name and schema.by_name[k]
+    out[k] = mark_lists(copy(v), f, 1)
+  end
+  return out
+end
+
+-- Structural equality; array markers do not matter, null equals null.
+local function equal(a, b, depth)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  depth = depth or 0
+  depth_check(depth)
+  for k, x in pairs(a) do
+    if not equal(x, b[k], depth + 1) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+local function same_as_reset(current, f)
+  if f.nullable and is_none(current) and is_none(f.reset) then return true end
+  return current ~= nil and equal(current, f.reset)
+end
+
+-- True when omitting `schemas` changes nothing: every schema and every one
+-- of its fields enabled, none obfuscated.
+local function all_selected(list)
+  for _, s in ipairs(unwrap_list(list)) do
+    if type(s) ~= "table" or s.enabled ~= true then return false end
+    if type(s.fields) == "table" then
+      for _, fl in ipairs(s.fields) do
+        if type(fl) == "table" and (fl.enabled == false or fl.enabled == null
+                                     or fl.obfuscated == true or fl.obfuscate == true) then
+          return false
+        end
+      end
+    end
+  end
+  return true
+end
+
+local function entry(field, action, from, to, note)
+  return { field = field, action = action, from = from, to = to, note = note }
+end
+
+local Plan = {}
+Plan.__index = Plan
+
+function Plan:has_resets()
+  return self.resets > 0
+end
+
+function plan.diff(current, body, opts)
+  opts = opts or {}
+  local schema, version = schema_of(opts.version)
+  current = unwrap_sync(current or {})
+  body = body or {}
+  local cur = project_sync(current, schema,
+                           { keep_organization = true, schemas = opts.schemas })
+  local schemas_known = opts.schemas ~= nil
+  local changes, resets = {}, 0
+
+  for _, f in ipairs(schema.fields or {}) do
+    local name = f.name
+    local c = cur[name]
+    local b = body[name]
+    if b ~= nil then b = project(b, f) end
+    local e
+    if b ~= nil then
+      if name == "schemas" and not schemas_known then
+        e = entry(name, "change", nil, b, "current selection unknown")
+      elseif equal(b, c) or (is_none(b) and is_none(c)) then
+        e = entry(name, "keep", c, b)
+      elseif b == null then
+        e = entry(name, "clear", c, null)
+      elseif is_none(c) then
+        e = entry(name, "add", c, b)
+      else
+        e = entry(name, "change", c, b)
+      end
+    elseif f.kept then
+      e = entry(name, "keep", c, c, f.reset_note)
+    elseif name == "schemas" then
+      if not schemas_known then
+        e = entry(name, "reset", nil, nil,
+                  (f.reset_note or "all schemas selected") .. "; current selection unknown")
+      elseif all_selected(opts.schemas) then
+        e = entry(name, "keep", c, nil, f.reset_note)
+      else
+        e = entry(name, "reset", c, nil, f.reset_note or "all schemas selected")
+      end
+    elseif f.required then
+      e = entry(name, "reset", c, nil, "required: the server rejects a body without it")
+    elseif same_as_reset(c, f) then
+      e = entry(name, "keep", c, f.reset)
+    else
+      e = entry(name, "reset", c, f.reset, f.reset_note)
+    end
+    if e.action == "reset" then resets = resets + 1 end
+    changes[#changes + 1] = e
+  end
+
+  local id = current.id
+  if id == null then id = nil end
+  return setmetatable({ version = version, id = id, changes = changes, resets = resets }, Plan)
+end
+
+-- ===================== rendering for people =====================
+
+local CUT = 60
+
+local function quote(s)
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    if ch == '"' or ch == "\\" then return "\\" .. ch end
+    if ch == "\n" then return "\\n" end
+    if ch == "\t" then return "\\t" end
+    return string.format("\\u%04x", ch:byte())
+  end) .. '"'
+end
+
+local function number_text(n)
+  if math.type and math.type(n) == "integer" then return tostring(n) end
+  if n == math.floor(n) and n > -2^53 and n < 2^53 then return string.format("%.0f", n) end
+  return string.format("%.14g", n)
+end
+
+-- Compact JSON-ish text; stops early once it is past the cut.
+local function compact(v, buf, depth)
+  if #buf > CUT * 2 then return end
+  if v == nil then buf[#buf + 1] = "-"
+  elseif v == null then buf[#buf + 1] = "null"
+  elseif type(v) == "string" then buf[#buf + 1] = quote(v)
+  elseif type(v) == "number" then buf[#buf + 1] = number_text(v)
+  elseif type(v) ~= "table" then buf[#buf + 1] = tostring(v)
+  elseif depth > 8 then buf[#buf + 1] = "..."
+  elseif getmetatable(v) == array_mt or (next(v) ~= nil and #v > 0) then
+    buf[#buf + 1] = "["
+    for i = 1, #v do
+      if i > 1 then buf[#buf + 1] = "," end
+      compact(v[i], buf, depth + 1)
+    end
+    buf[#buf + 1] = "]"
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    buf[#buf + 1] = "{"
+    for i, k in ipairs(keys) do
+      if i > 1 then buf[#buf + 1] = "," end
+      buf[#buf + 1] = quote(k) .. ":"
+      local x = v[k]
+      if x == nil then x = v[tonumber(k)] end
+      compact(x, buf, depth + 1)
+    end
+    buf[#buf + 1] = "}"
+  end
+end
+
+local function show(v)
+  local buf = {}
+  compact(v, buf, 0)
+  local s = table.concat(buf)
+  if #s > CUT then s = s:sub(1, CUT - 3) .. "..." end
+  return s
+end
+
+local MARKER = { reset = "RESET", change = "change", clear = "clear", add = "add" }
+
+local function plural(n, word)
+  return n .. " " .. word .. (n == 1 and "" or "s")
+end
+
+function plan.render(p)
+  local shown, keeps, width = {}, 0, 0
+  for _, e in ipairs(p.changes) do
+    if e.action == "keep" then
+      keeps = keeps + 1
+    else
+      shown[#shown + 1] = e
+      if #e.field > width then width = #e.field end
+    end
+  end
+  local lines = {
+    string.format("bulk sync %s (API %s): %s, %s",
+                  p.id and tostring(p.id) or "(id unknown)", p.version,
+                  plural(p.resets, "reset"),
+                  plural(#shown - p.resets, "other change")),
+  }
+  for _, e in ipairs(shown) do
+    local to = e.to
+    local to_text = (to == nil and e.action == "reset") and "(server default)" or show(to)
+    local from_text
+    if e.from ~= nil then
+      from_text = show(e.from)
+    elseif e.note and e.note:find("unknown", 1, true) then
+      from_text = "?"
+    else
+      from_text = "(absent)"   -- the GET response did not report it
+    end
+    local line = string.format("  %-6s  %-" .. width .. "s  %s -> %s",
+                               MARKER[e.action] or e.action, e.field, from_text, to_text)
+    if e.note then line = line .. "  (" .. e.note .. ")" end
+    lines[#lines + 1] = line
+  end
+  lines[#lines + 1] = "  " .. plural(keeps, "field") .. " unchanged"
+  return table.concat(lines, "\n")
+end
+
+Plan.__tostring = plan.render
+Plan.render = plan.render
+
+return plan
