@@ -319,7 +319,7 @@ function plan.diff(current, body, opts)
   end
 
   local id = current.id
-  if id == null then id = nil end
+  if is_none(id) then id = opts.id end
   return setmetatable({ version = version, id = id, changes = changes, resets = resets }, Plan)
 end
 

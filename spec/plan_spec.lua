@@ -352,6 +352,21 @@ describe("bulksync.plan", function()
       assert.equal(V2025, p.version)
     end)
 
+    it("takes the sync id from opts when the response has none", function()
+      local s = sync_2025()
+      s.id = nil
+      local p = plan.diff(s, careless(), { id = SYNC_ID })
+      assert.equal(SYNC_ID, p.id)
+      assert.matches(SYNC_ID, tostring(p), 1, true)
+    end)
+
+    it("shows a schema selection sent without knowing the current one as a change", function()
+      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local e = entry_of(plan.diff(sync_2025(), body), "schemas")
+      assert.equal("change", e.action)
+      assert.matches("current selection unknown", e.note, 1, true)
+    end)
+
     it("has one entry per schema field, in schema order", function()
       local schema = core.schema(V2025)
       local p = plan.diff(sync_2025(), careless())
