@@ -1,4 +1,747 @@
-/* STUB: replaced by the libcurl client. */
+/*
+ * http.c: the libcurl client behind core.http.
+ *
+ *   local h = core.http{ headers = {...}, timeout = 60, connect_timeout = 10,
+ *                        ca_file = nil, max_response_size = 16 MiB }
+ *   status, headers, body = h:perform(method, url, body_or_nil, extra_lines_or_nil)
+ *   nil, kind, message, curl_code                       -- on failure
+ *   h:info()   h:close()
+ *
+ * One easy handle per client, reused for every request, so sequential
+ * requests to one host share a kept-alive connection.
+ *
+ * Memory rule: every byte curl hands us goes into buffers owned by the
+ * client userdata, whose __gc frees them; callbacks never call Lua, and the
+ * Lua results are built only after curl_easy_perform has returned. So no Lua
+ * error can longjmp through libcurl or leak a buffer.
+ *
+ * The work is split so a later curl multi driver can reuse it: a client
+ * (bs_conf: options, the static header list) and a transfer (bs_xfer: easy
+ * handle, buffers, per-request header list). xfer_setup, xfer_prepare,
+ * xfer_finish and xfer_push_result know nothing about how the transfer is run.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
 #include "bulksync.h"
-void bs_http_register(lua_State *L) { luaL_newmetatable(L, BS_HTTP_MT); lua_pop(L, 1); }
-int bs_http_new(lua_State *L) { return luaL_error(L, "not yet"); }
+
+/* ===================== CONFIGURATION ===================== */
+
+#define DEFAULT_TIMEOUT          60.0                  /* seconds, whole exchange */
+#define DEFAULT_CONNECT_TIMEOUT  10.0                  /* seconds */
+#define DEFAULT_MAX_RESPONSE     (16.0 * 1024 * 1024)  /* bytes of body */
+#define MAX_SECONDS              2000000.0  /* keeps milliseconds inside a 32-bit long */
+#define MAX_HEADER_BYTES         (256 * 1024)   /* all header lines of one response */
+#define MIN_BUFFER_BYTES         (16 * 1024)
+#define KEEP_BUFFER_BYTES        (1024 * 1024)  /* larger buffers are freed between requests */
+#define MAX_INFO_FIELDS          8
+
+#define USER_AGENT               "lua-bulksync/" BS_MODULE_VERSION
+#define CLOSED_MESSAGE           "bulksync: client is closed"
+
+/* ===================== BUFFERS =====================
+ * A byte sink with a hard limit: the transfer is aborted (callback returns
+ * a short count) rather than growing past it, so memory stays bounded
+ * whatever the server sends. */
+
+typedef struct sink {
+    char  *data;
+    size_t len, cap, limit;
+    int    overflow;   /* the limit was reached */
+    int    nomem;      /* realloc failed */
+} sink;
+
+static int sink_add(sink *s, const char *p, size_t n)
+{
+    if (n > s->limit - s->len) {
+        s->overflow = 1;
+        return 0;
+    }
+    if (n > s->cap - s->len) {
+        size_t need = s->len + n;
+        size_t cap = s->cap ? s->cap : (MIN_BUFFER_BYTES < s->limit ? MIN_BUFFER_BYTES : s->limit);
+        char *d;
+        while (cap < need)
+            cap = cap > s->limit / 2 ? s->limit : cap * 2;
+        d = (char *)realloc(s->data, cap);
+        if (d == NULL) {
+            s->nomem = 1;
+            return 0;
+        }
+        s->data = d;
+        s->cap = cap;
+    }
+    if (n > 0)
+        memcpy(s->data + s->len, p, n);
+    s->len += n;
+    return 1;
+}
+
+/* Empties the sink for the next response; one huge response does not pin
+ * its memory for the life of the client. */
+static void sink_reset(sink *s)
+{
+    if (s->cap > KEEP_BUFFER_BYTES) {
+        free(s->data);
+        s->data = NULL;
+        s->cap = 0;
+    }
+    s->len = 0;
+    s->overflow = 0;
+    s->nomem = 0;
+}
+
+static void sink_free(sink *s)
+{
+    free(s->data);
+    s->data = NULL;
+    s->len = s->cap = 0;
+}
+
+/* ===================== TRANSFER =====================*/
+
+typedef struct bs_conf {           /* one per client, fixed at creation */
+    struct curl_slist *headers;    /* static header lines + "Expect:" (owned) */
+    char   *ca_file;               /* owned copy, or NULL */
+    long    timeout_ms, connect_timeout_ms;
+    size_t  max_response;
+    int     has_content_type;      /* a static line names Content-Type */
+} bs_conf;
+
+typedef struct bs_xfer {           /* one per transfer in flight */
+    CURL              *easy;
+    struct curl_slist *headers;          /* the client's static list (not owned) */
+    struct curl_slist *request_headers;  /* static + extra lines for one request (owned) */
+    sink               body, head;
+    char               error[CURL_ERROR_SIZE];
+} bs_xfer;
+
+/* What one request asks for. body points into a Lua string: curl does not
+ * copy POSTFIELDS, so the caller keeps that string alive (on the Lua stack,
+ * or anchored somewhere for a multi transfer) until xfer_finish. */
+typedef struct bs_request {
+    const char *method;   /* canonical name from check_method */
+    const char *url;
+    const char *body;     /* NULL: no body */
+    size_t      body_len;
+    int         fields;   /* the request carries a (possibly empty) body */
+} bs_request;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    bs_xfer *x = (bs_xfer *)ud;
+    size_t len = size * n;
+    return sink_add(&x->body, p, len) ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    bs_xfer *x = (bs_xfer *)ud;
+    size_t len = size * n;
+    /* A status line starts a new response (after a 1xx, or a proxy's
+     * CONNECT reply): only the final response's headers are kept. */
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        x->head.len = 0;
+    return sink_add(&x->head, p, len) ? len : 0;
+}
+
+#define SETOPT(x, opt, val) do { \
+        CURLcode rc_ = curl_easy_setopt((x)->easy, (opt), (val)); \
+        if (rc_ != CURLE_OK) return rc_; \
+    } while (0)
+
+/* Creates the easy handle with everything that never changes per request. */
+static CURLcode xfer_setup(bs_xfer *x, const bs_conf *c)
+{
+    x->easy = curl_easy_init();
+    if (x->easy == NULL)
+        return CURLE_FAILED_INIT;
+    x->headers = c->headers;
+    x->body.limit = c->max_response;
+    x->head.limit = MAX_HEADER_BYTES;
+    x->error[0] = '\0';
+
+    SETOPT(x, CURLOPT_ERRORBUFFER, x->error);
+    SETOPT(x, CURLOPT_NOSIGNAL, 1L);   /* no SIGALRM: we may share the process with anything */
+    SETOPT(x, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    SETOPT(x, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+    /* Verification is always on: the API key travels in these requests. */
+    SETOPT(x, CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(x, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        SETOPT(x, CURLOPT_CAINFO, c->ca_file);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SETOPT(x, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    /* A redirect would resend the Authorization header somewhere else. */
+    SETOPT(x, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x074000
+    SETOPT(x, CURLOPT_HTTP09_ALLOWED, 0L);
+#endif
+    SETOPT(x, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Refuses early when Content-Length already says too much. */
+    SETOPT(x, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    SETOPT(x, CURLOPT_USERAGENT, USER_AGENT);
+    SETOPT(x, CURLOPT_WRITEFUNCTION, on_body);
+    SETOPT(x, CURLOPT_WRITEDATA, (void *)x);
+    SETOPT(x, CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(x, CURLOPT_HEADERDATA, (void *)x);
+    SETOPT(x, CURLOPT_HTTPHEADER, c->headers);
+    return CURLE_OK;
+}
+
+/* Sets everything a request changes. Every method option is set each time,
+ * so a GET after a PUT is a real GET. */
+static CURLcode xfer_prepare(bs_xfer *x, const bs_request *r)
+{
+    int native = strcmp(r->method, "GET") == 0 || (r->fields && strcmp(r->method, "POST") == 0);
+
+    x->error[0] = '\0';
+    sink_reset(&x->body);
+    sink_reset(&x->head);
+    SETOPT(x, CURLOPT_URL, r->url);
+    SETOPT(x, CURLOPT_HTTPHEADER, x->request_headers ? x->request_headers : x->headers);
+    if (r->fields) {
+        SETOPT(x, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        SETOPT(x, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    } else {
+        SETOPT(x, CURLOPT_HTTPGET, 1L);
+    }
+    SETOPT(x, CURLOPT_CUSTOMREQUEST, native ? NULL : r->method);
+    return CURLE_OK;
+}
+
+/* After the transfer: the handle must not point at the caller's body or at
+ * the per-request list, which is freed here. */
+static void xfer_finish(bs_xfer *x)
+{
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
+    curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    if (x->request_headers) {
+        curl_slist_free_all(x->request_headers);
+        x->request_headers = NULL;
+    }
+}
+
+static void xfer_release(bs_xfer *x)
+{
+    if (x->easy) {
+        curl_easy_cleanup(x->easy);   /* before the lists it points at */
+        x->easy = NULL;
+    }
+    if (x->request_headers) {
+        curl_slist_free_all(x->request_headers);
+        x->request_headers = NULL;
+    }
+    sink_free(&x->body);
+    sink_free(&x->head);
+}
+
+/* Appends a line to the per-request list; 0 when out of memory (the list
+ * built so far stays owned by x). */
+static int xfer_add_header(bs_xfer *x, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(x->request_headers, line);
+    if (l == NULL)
+        return 0;
+    x->request_headers = l;
+    return 1;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* Pushes a table of the final response's headers: lower-cased names,
+ * trimmed values, repeats joined with ", ". Lower-cases in place: the
+ * buffer is scratch owned by the transfer. */
+static void push_headers(lua_State *L, char *data, size_t len)
+{
+    size_t pos = 0;
+
+    lua_newtable(L);
+    while (pos < len) {
+        char *line = data + pos, *eol, *colon, *v;
+        size_t n, nlen, vlen, i;
+
+        eol = (char *)memchr(line, '\n', len - pos);
+        n = eol ? (size_t)(eol - line) : len - pos;
+        pos += n + 1;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            break;                      /* end of the header block; trailers ignored */
+        if (n >= 5 && memcmp(line, "HTTP/", 5) == 0)
+            continue;                   /* the status line */
+        if (is_space(line[0]))
+            continue;                   /* obsolete line folding: not kept */
+        colon = (char *)memchr(line, ':', n);
+        if (colon == NULL)
+            continue;
+        nlen = (size_t)(colon - line);
+        while (nlen > 0 && is_space(line[nlen - 1]))
+            nlen--;
+        if (nlen == 0)
+            continue;
+        for (i = 0; i < nlen; i++)
+            if (line[i] >= 'A' && line[i] <= 'Z')
+                line[i] = (char)(line[i] - 'A' + 'a');
+        v = colon + 1;
+        vlen = n - (size_t)(v - line);
+        while (vlen > 0 && is_space(*v)) {
+            v++;
+            vlen--;
+        }
+        while (vlen > 0 && is_space(v[vlen - 1]))
+            vlen--;
+
+        lua_pushlstring(L, line, nlen);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, v, vlen);
+        } else {
+            lua_pushliteral(L, ", ");
+            lua_pushlstring(L, v, vlen);
+            lua_concat(L, 3);
+        }
+        lua_rawset(L, -3);
+    }
+}
+
+/* Pushes status, headers, body or nil, kind, message, curl_code. None of
+ * the messages can hold a request header value: they come from curl's
+ * error buffer (which names hosts, ports, certificates) or from here. */
+static int xfer_push_result(lua_State *L, bs_xfer *x, CURLcode rc)
+{
+    luaL_checkstack(L, 6, "bulksync.http: stack overflow");
+    if (rc != CURLE_OK) {
+        char msg[CURL_ERROR_SIZE + 64];
+        lua_pushnil(L);
+        lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "TimeoutError" : "TransportError");
+        if (x->body.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+            snprintf(msg, sizeof msg, "response larger than max_response_size (%lu bytes)",
+                     (unsigned long)x->body.limit);
+        else if (x->head.overflow)
+            snprintf(msg, sizeof msg, "response headers larger than %lu bytes",
+                     (unsigned long)x->head.limit);
+        else if (x->body.nomem || x->head.nomem)
+            snprintf(msg, sizeof msg, "out of memory while reading the response");
+        else if (x->error[0] != '\0')
+            snprintf(msg, sizeof msg, "%s", x->error);
+        else
+            snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+        lua_pushstring(L, msg);
+        lua_pushinteger(L, (lua_Integer)rc);
+        return 4;
+    } else {
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        lua_pushinteger(L, (lua_Integer)status);
+        push_headers(L, x->head.data, x->head.len);
+        lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
+        return 3;
+    }
+}
+
+/* ===================== CLIENT USERDATA =====================*/
+
+typedef struct bs_http {
+    bs_conf       conf;
+    bs_xfer       xfer;
+    unsigned long requests;
+    int           open;
+} bs_http;
+
+/* libcurl's global setup is per process and, before 7.84, not thread-safe:
+ * done once when the first Lua state loads the module. This flag is the
+ * only global in the module; it is never reset because curl_global_cleanup
+ * is never called (the module cannot know which Lua state is the last). */
+static int curl_ready = 0;
+
+static void http_release(bs_http *h)
+{
+    xfer_release(&h->xfer);
+    if (h->conf.headers) {
+        curl_slist_free_all(h->conf.headers);
+        h->conf.headers = NULL;
+    }
+    free(h->conf.ca_file);
+    h->conf.ca_file = NULL;
+    h->open = 0;
+}
+
+static bs_http *check_http(lua_State *L)
+{
+    bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
+    if (!h->open) {
+        lua_pushliteral(L, CLOSED_MESSAGE);
+        lua_error(L);
+    }
+    return h;
+}
+
+/* Why a header line cannot be sent, or NULL. Looks at the bytes only to
+ * judge them: the value itself never reaches a message. */
+static const char *header_problem(const char *s, size_t n)
+{
+    size_t i, name = n;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '\r' || s[i] == '\n')
+            return "header value contains CR or LF";
+        if (s[i] == '\0')
+            return "header line contains a NUL byte";
+        if ((s[i] == ':' || s[i] == ';') && name == n)
+            name = i;
+    }
+    if (name == 0 || name == n)
+        return "header line must look like 'Name: value'";
+    for (i = 0; i < name; i++)
+        if (is_space(s[i]))
+            return "header line must look like 'Name: value'";
+    return NULL;
+}
+
+static int is_content_type(const char *s, size_t n)
+{
+    static const char ct[] = "content-type";
+    size_t i, k = sizeof ct - 1;
+    if (n <= k || (s[k] != ':' && s[k] != ';'))
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != ct[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks every entry of the header list at idx (a sequence of strings);
+ * raises naming the position only. Returns the count; *ctype is set when a
+ * line names Content-Type. */
+static int check_header_list(lua_State *L, int idx, const char *what, int *ctype)
+{
+    int i, n = (int)bs_rawlen(L, idx);
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s, *why;
+        lua_rawgeti(L, idx, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bulksync.http: %s[%d] must be a string", what, i);
+        s = lua_tolstring(L, -1, &len);
+        why = header_problem(s, len);
+        if (why)
+            luaL_error(L, "bulksync.http: %s (%s[%d])", why, what, i);
+        if (is_content_type(s, len))
+            *ctype = 1;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+static double opt_number(lua_State *L, int t, const char *name, double def, double lo, double hi,
+                         const char *must)
+{
+    double v = def;
+    lua_getfield(L, t, name);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "bulksync.http: option '%s' must be a number", name);
+        v = (double)lua_tonumber(L, -1);
+        if (!(v >= lo && v <= hi))   /* also refuses NaN */
+            luaL_error(L, "bulksync.http: option '%s' must be %s", name, must);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static long seconds_to_ms(double s)
+{
+    long ms = (long)(s * 1000.0);
+    if ((double)ms < s * 1000.0)
+        ms++;                        /* 0.0001 s is 1 ms, never 0 (= no limit) */
+    return ms;
+}
+
+static const char *const known_options[] = {
+    "headers", "timeout", "connect_timeout", "ca_file", "max_response_size", NULL
+};
+
+/* core.http(options) -> client. Everything is checked before anything is
+ * allocated; then the userdata (with its __gc) exists before the first
+ * malloc, so any later error frees what was built. */
+int bs_http_new(lua_State *L)
+{
+    bs_http *h;
+    double timeout, connect_timeout, max_response;
+    const char *ca_file = NULL;
+    size_t ca_len = 0;
+    int nheaders = 0, ctype = 0, hidx = 0, i;
+    CURLcode rc;
+
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    luaL_checkstack(L, 8, "bulksync.http: stack overflow");
+
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        const char *const *k;
+        int ok = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            for (k = known_options; *k && !ok; k++)
+                ok = strcmp(*k, lua_tostring(L, -2)) == 0;
+        if (!ok)
+            luaL_error(L, "bulksync.http: unknown option%s%s",
+                       lua_type(L, -2) == LUA_TSTRING ? " " : "",
+                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "");
+        lua_pop(L, 1);
+    }
+
+    timeout = opt_number(L, 1, "timeout", DEFAULT_TIMEOUT, 0.001, MAX_SECONDS,
+                         "a positive number of seconds");
+    connect_timeout = opt_number(L, 1, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001, MAX_SECONDS,
+                                 "a positive number of seconds");
+    max_response = opt_number(L, 1, "max_response_size", DEFAULT_MAX_RESPONSE, 1.0,
+                              (double)(SIZE_MAX / 2) < 4294967295.0 ? (double)(SIZE_MAX / 2) : 4294967295.0,
+                              "a positive whole number of bytes");
+    if ((double)(unsigned long)max_response != max_response)
+        luaL_error(L, "bulksync.http: option 'max_response_size' must be a positive whole number of bytes");
+
+    lua_getfield(L, 1, "ca_file");
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bulksync.http: option 'ca_file' must be a path string");
+        ca_file = lua_tolstring(L, -1, &ca_len);
+        if (strlen(ca_file) != ca_len || ca_len == 0)
+            luaL_error(L, "bulksync.http: option 'ca_file' must be a path string");
+    }                                   /* stays at index 2, keeping ca_file alive */
+
+    lua_getfield(L, 1, "headers");      /* index 3 */
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TTABLE)
+            luaL_error(L, "bulksync.http: option 'headers' must be a list of header lines");
+        hidx = 3;
+        nheaders = check_header_list(L, hidx, "headers", &ctype);
+    }
+
+    h = (bs_http *)bs_newudata(L, sizeof *h);
+    memset(h, 0, sizeof *h);
+    luaL_getmetatable(L, BS_HTTP_MT);
+    lua_setmetatable(L, -2);            /* from here on __gc owns what h holds */
+
+    if (!curl_ready)
+        luaL_error(L, "bulksync.http: libcurl could not be initialised");
+    h->conf.timeout_ms = seconds_to_ms(timeout);
+    h->conf.connect_timeout_ms = seconds_to_ms(connect_timeout);
+    h->conf.max_response = (size_t)max_response;
+    h->conf.has_content_type = ctype;
+    if (ca_file) {
+        h->conf.ca_file = (char *)malloc(ca_len + 1);
+        if (h->conf.ca_file == NULL)
+            luaL_error(L, "bulksync.http: out of memory");
+        memcpy(h->conf.ca_file, ca_file, ca_len + 1);
+    }
+    for (i = 1; i <= nheaders + 1; i++) {
+        struct curl_slist *l;
+        const char *line = "Expect:";   /* never wait for 100-continue */
+        if (i <= nheaders) {
+            lua_rawgeti(L, hidx, i);
+            line = lua_tostring(L, -1);
+        }
+        l = curl_slist_append(h->conf.headers, line);
+        if (i <= nheaders)
+            lua_pop(L, 1);
+        if (l == NULL)
+            luaL_error(L, "bulksync.http: out of memory");
+        h->conf.headers = l;
+    }
+
+    rc = xfer_setup(&h->xfer, &h->conf);
+    if (rc != CURLE_OK)
+        luaL_error(L, "bulksync.http: cannot set up libcurl: %s", curl_easy_strerror(rc));
+    h->open = 1;
+    return 1;
+}
+
+static const char *check_method(lua_State *L, int idx)
+{
+    static const char *const methods[] = { "GET", "PUT", "POST", "DELETE", "PATCH", NULL };
+    const char *m = luaL_checkstring(L, idx);
+    int i;
+    for (i = 0; methods[i]; i++)
+        if (strcmp(m, methods[i]) == 0)
+            return methods[i];
+    luaL_argerror(L, idx, "method must be GET, PUT, POST, DELETE or PATCH");
+    return NULL;
+}
+
+/* h:perform(method, url, body_or_nil, extra_lines_or_nil) */
+static int http_perform(lua_State *L)
+{
+    bs_http *h = check_http(L);
+    bs_xfer *x = &h->xfer;
+    bs_request r;
+    int nextra = 0, ctype = h->conf.has_content_type, i;
+    const char *ctype_line = NULL;
+    size_t url_len;
+    CURLcode rc;
+
+    /* All checks (which may raise) come first. */
+    r.method = check_method(L, 2);
+    r.url = luaL_checklstring(L, 3, &url_len);
+    if (strlen(r.url) != url_len)
+        luaL_argerror(L, 3, "URL contains a NUL byte");
+    r.body = NULL;
+    r.body_len = 0;
+    if (!lua_isnoneornil(L, 4))
+        r.body = luaL_checklstring(L, 4, &r.body_len);
+    if (r.body && strcmp(r.method, "GET") == 0)
+        luaL_argerror(L, 4, "a GET request has no body");
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        nextra = check_header_list(L, 5, "extra headers", &ctype);
+    }
+    lua_settop(L, 5);                   /* keeps url and body alive during the transfer */
+    luaL_checkstack(L, 4, "bulksync.http: stack overflow");
+
+    /* PUT/POST/PATCH always send a body (maybe empty, with Content-Length: 0);
+     * DELETE only when given one. Without a Content-Type of the caller's,
+     * curl would send a form type: say JSON, or nothing for an empty body. */
+    r.fields = r.body != NULL || strcmp(r.method, "PUT") == 0 ||
+               strcmp(r.method, "POST") == 0 || strcmp(r.method, "PATCH") == 0;
+    if (r.fields && !ctype)
+        ctype_line = r.body ? "Content-Type: application/json" : "Content-Type:";
+
+    /* No raising from here until the transfer is finished. */
+    if (x->request_headers) {
+        curl_slist_free_all(x->request_headers);
+        x->request_headers = NULL;
+    }
+    if (nextra > 0 || ctype_line) {
+        struct curl_slist *s;
+        int ok = 1;
+        for (s = x->headers; s && ok; s = s->next)
+            ok = xfer_add_header(x, s->data);
+        for (i = 1; i <= nextra && ok; i++) {
+            lua_rawgeti(L, 5, i);
+            ok = xfer_add_header(x, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        if (ok && ctype_line)
+            ok = xfer_add_header(x, ctype_line);
+        if (!ok) {
+            curl_slist_free_all(x->request_headers);
+            x->request_headers = NULL;
+            return luaL_error(L, "bulksync.http: out of memory");
+        }
+    }
+
+    rc = xfer_prepare(x, &r);
+    if (rc == CURLE_OK)
+        rc = curl_easy_perform(x->easy);
+    xfer_finish(x);
+    h->requests++;
+    return xfer_push_result(L, x, rc);
+}
+
+/* h:info() -> what curl measured for the last transfer. connects is the
+ * number of new connections it needed: 0 when a kept-alive one was reused. */
+static int http_info(lua_State *L)
+{
+    bs_http *h = check_http(L);
+    CURL *e = h->xfer.easy;
+    long connects = 0, status = 0, port = 0;
+    double total = 0, connect = 0, start = 0;
+    char *ip = NULL;
+
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME, &total);
+    curl_easy_getinfo(e, CURLINFO_CONNECT_TIME, &connect);
+    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &start);
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip);
+    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port);
+
+    lua_createtable(L, 0, MAX_INFO_FIELDS);
+    lua_pushinteger(L, (lua_Integer)connects);
+    lua_setfield(L, -2, "connects");
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_setfield(L, -2, "status");
+    lua_pushnumber(L, (lua_Number)total);
+    lua_setfield(L, -2, "total_time");
+    lua_pushnumber(L, (lua_Number)connect);
+    lua_setfield(L, -2, "connect_time");
+    lua_pushnumber(L, (lua_Number)start);
+    lua_setfield(L, -2, "starttransfer_time");
+    lua_pushstring(L, ip ? ip : "");
+    lua_setfield(L, -2, "primary_ip");
+    lua_pushinteger(L, (lua_Integer)port);
+    lua_setfield(L, -2, "primary_port");
+    lua_pushnumber(L, (lua_Number)h->requests);
+    lua_setfield(L, -2, "requests");
+    return 1;
+}
+
+/* close, __gc and __close: releases everything once; later calls do nothing. */
+static int http_close(lua_State *L)
+{
+    bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
+    http_release(h);
+    return 0;
+}
+
+static int http_tostring(lua_State *L)
+{
+    bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
+    if (h->open)
+        lua_pushfstring(L, "%s (%p)", BS_HTTP_MT, (void *)h);
+    else
+        lua_pushfstring(L, "%s (closed)", BS_HTTP_MT);
+    return 1;
+}
+
+/* ===================== INITIALISATION =====================*/
+
+static const luaL_Reg http_methods[] = {
+    { "perform", http_perform },
+    { "info",    http_info },
+    { "close",   http_close },
+    { NULL, NULL }
+};
+
+static const luaL_Reg http_meta[] = {
+    { "__gc",       http_close },
+    { "__close",    http_close },   /* Lua 5.4 to-be-closed; unused before */
+    { "__tostring", http_tostring },
+    { NULL, NULL }
+};
+
+void bs_http_register(lua_State *L)
+{
+    if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+        curl_ready = 1;
+
+    luaL_newmetatable(L, BS_HTTP_MT);
+    bs_setfuncs(L, http_meta, 0);
+    lua_pushliteral(L, BS_HTTP_MT);
+    lua_setfield(L, -2, "__name");      /* 5.3+ sets it too; older ones do not */
+    lua_newtable(L);
+    bs_setfuncs(L, http_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
