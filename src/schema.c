@@ -512,8 +512,12 @@ typedef struct walk {
     lua_State        *L;
     bs_buf           *out;     /* NULL: validate only */
     int               index;   /* stack slot of the name indexes */
+    int               stop;    /* too deep: the rest would only repeat it */
     const bs_version *v;
 } walk;
+
+/* Walking on would add nothing useful. */
+#define STOPPED(w) ((w)->stop || (w)->c->nproblems > BS_MAX_PROBLEMS)
 
 static void walk_value(walk *w, const field *f, int i);
 
@@ -587,7 +591,7 @@ static const char *expected(const field *f, char *buf, size_t size)
 
 static void wrong_type(walk *w, const field *f, int i)
 {
-    char buf[400];
+    char buf[512];
     if (f->type == T_STRING && (f->flags & F_PART))
         bs_report(w->c, "must be a string (schedule parts are strings, e.g. \"05\"), got %s",
                   got_type(w->L, i));
@@ -598,7 +602,7 @@ static void wrong_type(walk *w, const field *f, int i)
 /* A string of the right type whose text is wrong: quote it (cut if long). */
 static void wrong_text(walk *w, const field *f, const char *s, size_t n, const char *why)
 {
-    char buf[400];
+    char buf[512];
     int shown = n > 60 ? 60 : (int)n;
     bs_report(w->c, "must be %s, got \"%.*s%s\"%s%s%s", expected(f, buf, sizeof buf),
               shown, s, n > 60 ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
@@ -609,10 +613,12 @@ static int enter(walk *w)
     bs_ctx *c = w->c;
     if (c->depth >= BS_MAX_DEPTH) {
         bs_report(c, "nested deeper than %d levels (does a table contain itself?)", BS_MAX_DEPTH);
+        w->stop = 1;
         return 0;
     }
     if (!lua_checkstack(w->L, 8)) {
         bs_report(c, "nested too deeply for the Lua stack");
+        w->stop = 1;
         return 0;
     }
     c->depth++;
@@ -745,7 +751,7 @@ static void walk_object(walk *w, const object *o, int t, int root)
         }
         bs_path_restore(c, old);
         lua_pop(L, 1);
-        if (c->nproblems > BS_MAX_PROBLEMS) {
+        if (STOPPED(w)) {
             lua_pop(L, 1);
             whole = 0;
             break;
@@ -810,7 +816,7 @@ static void walk_list(walk *w, const field *f, int t)
     }
     if (w->out)
         bs_buf_addchar(L, w->out, '[');
-    for (k = 1; k <= n && c->nproblems <= BS_MAX_PROBLEMS; k++) {
+    for (k = 1; k <= n && !STOPPED(w); k++) {
         size_t old;
         if (w->out && k > 1)
             bs_buf_addchar(L, w->out, ',');
@@ -898,7 +904,7 @@ static void walk_value(walk *w, const field *f, int i)
             if (w->out)
                 OUT_LIT(w, "null");
         } else {
-            char buf[400];
+            char buf[512];
             bs_report(w->c, "cannot be null (must be %s)", expected(f, buf, sizeof buf));
         }
         return;
@@ -991,6 +997,7 @@ void bs_schema_encode(bs_ctx *c, int idx, const bs_version *v)
     w.L = L;
     w.out = c->out;
     w.v = v;
+    w.stop = 0;
     lua_checkstack(L, 8);
     push_index(L);
     w.index = lua_gettop(L);
