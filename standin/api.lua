@@ -1,0 +1,666 @@
+-- The Polytomic bulk-sync API as the stand-in serves it: storage, validation,
+-- full-replacement PUT and the two versions' response shapes.
+--
+-- Internal form (what GET /_standin/state/{id} shows): one record per sync with
+-- every top-level field of either version, nulls as json.null, lists as
+-- json.array, plus
+--   default_schedule     {id, frequency, day_of_month?, day_of_week?, hour?,
+--                         minute?, month?, multi?, created_*, updated_*}
+--   additional_schedules [{id, frequency, ..., resync_mode?, selective_mode?,
+--                          schemas = [...], created_*, updated_*}]
+--   discover             boolean (only 2024-02-08 shows it)
+-- and, per sync, a list of schemas in BulkSchema form (fields use `obfuscated`).
+--
+-- Crossing versions (the real mapping is not public; this is the stand-in's):
+-- * 2024-02-08 `schedule` is the default schedule without id and timestamps,
+--   plus `multi` when one is stored. 2025-09-18 shows the same schedule as
+--   `default_schedule` and never shows `multi` (the field is not in that shape).
+-- * A 2024-02-08 PUT stores `schedule.multi` as given and clears
+--   additional_schedules: `schedule` is that version's whole schedule set, so a
+--   full replacement in that shape leaves no other schedules.
+-- * A 2025-09-18 PUT drops a stored `multi` (default_schedule replaces it) and
+--   resets `discover` to false, like every other field the body cannot carry.
+-- * 2024-02-08 GET does not show additional_schedules.
+local json = require "standin.json"
+local seed = require "standin.seed"
+local mime = require "mime"
+
+local null, A = json.null, json.array
+
+local M = {}
+
+local V2025, V2024 = "2025-09-18", "2024-02-08"
+M.V2025, M.V2024 = V2025, V2024
+M.default_version = V2025
+M.versions = { [V2025] = true, [V2024] = true }
+
+---------------------------------------------------------------- helpers
+
+local function opt(v, default)
+  if v == nil or v == null then return default end
+  return v
+end
+
+local function is_uuid(s)
+  return type(s) == "string"
+    and s:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+end
+M.is_uuid = is_uuid
+
+local function is_datetime(s)
+  if type(s) ~= "string" then return false end
+  local rest = s:match("^%d%d%d%d%-%d%d%-%d%d[Tt]%d%d:%d%d:%d%d(.*)$")
+  if not rest then return false end
+  rest = rest:gsub("^%.%d+", "", 1)
+  return rest == "Z" or rest == "z" or rest:match("^[-+]%d%d:%d%d$") ~= nil
+end
+
+local function now_rfc3339()
+  local socket = require "socket"
+  local t = socket.gettime()
+  local secs = math.floor(t)
+  -- Milliseconds so two quick PUTs still get different updated_at values.
+  return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%03dZ", math.floor((t - secs) * 1000))
+end
+
+local function new_uuid()
+  local b = {}
+  for i = 1, 16 do b[i] = math.random(0, 255) end
+  b[7] = (b[7] & 0x0f) | 0x40
+  b[9] = (b[9] & 0x3f) | 0x80
+  local h = string.format(string.rep("%02x", 16), table.unpack(b))
+  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-" .. h:sub(13, 16) .. "-" .. h:sub(17, 20) .. "-" .. h:sub(21)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+local function join(path, key)
+  if path == "" then return key end
+  return path .. "." .. key
+end
+
+local function api_error(status, key, message, metadata)
+  return status, { key = key, message = message, metadata = metadata or {}, status = status }
+end
+
+---------------------------------------------------------------- request descriptors
+-- Each body field is described once here; validation reads these tables.
+
+local function d(kind, extra)
+  extra = extra or {}
+  extra.kind = kind
+  return extra
+end
+
+local function enum(values)
+  local set = {}
+  for _, v in ipairs(values) do set[v] = true end
+  return d("enum", { values = values, set = set })
+end
+
+local function nullable(desc)
+  local c = {}
+  for k, v in pairs(desc) do c[k] = v end
+  c.nullable = true
+  return c
+end
+
+local function object(fields, required)
+  return d("object", { fields = fields, required = required or {} })
+end
+
+local function merge(a, b)
+  local t = {}
+  for k, v in pairs(a) do t[k] = v end
+  for k, v in pairs(b or {}) do t[k] = v end
+  return t
+end
+
+local STRING, BOOL, INT = d "string", d "boolean", d "integer"
+local UUID, DATETIME, MAP, ANY = d "uuid", d "datetime", d "map", d "any"
+local function array(item) return d("array", { item = item }) end
+local function string_or(obj) return d("string_or", { object = obj }) end
+
+local FREQUENCY = enum { "manual", "continuous", "hourly", "daily", "weekly", "custom", "builder",
+  "runafter", "multi", "dbtcloud" }
+local DISCOVER = enum { "all", "onlyIncremental", "onlyNonIncremental", "none" }
+local NORMALIZE = enum { "enabled", "disabled", "legacy" }
+local MODE = enum { "snapshot", "replicate" }
+local SELECTIVE = enum { "none", "incrementalFields", "nonincrementalFields" }
+local SCHEDULE_SYNC_MODE = enum { "normal", "refetch", "resync", "rebuild" }
+local FILTER_FUNCTION = enum { "Equality", "Inequality", "IsNull", "IsNotNull", "True", "False",
+  "OnOrAfter", "OnOrBefore", "GreaterThan", "GreaterThanEqual", "LessThan", "LessThanEqual",
+  "StringContains", "StringStartsWith", "StringEndsWith", "StringDoesNotContain",
+  "StringDoesNotStartWith", "StringDoesNotEndWith", "StringOneOf", "StringNotOneOf", "Between",
+  "ArrayContains", "ArrayDoesNotContain", "InTheLast", "RelativeOnOrBefore", "RelativeOnOrAfter",
+  "StringLike", "StringNotLike", "StringMatchesTrimmed" }
+
+local SCHEDULE_PARTS = {
+  frequency = FREQUENCY, day_of_month = STRING, day_of_week = STRING,
+  hour = STRING, minute = STRING, month = STRING,
+}
+
+local DEFAULT_SCHEDULE = object(merge(SCHEDULE_PARTS, { id = UUID }), { "frequency" })
+local ADDITIONAL_SCHEDULE = object(merge(SCHEDULE_PARTS, {
+  id = UUID, resync_mode = SCHEDULE_SYNC_MODE, schemas = array(STRING), selective_mode = SELECTIVE,
+}), { "frequency" })
+-- BulkSchedule (2024-02-08) nests itself inside `multi`.
+local BULK_SCHEDULE = object(merge(SCHEDULE_PARTS, {}), { "frequency" })
+BULK_SCHEDULE.fields.multi = object({
+  schedules = array(object({ item = SELECTIVE, schedule = BULK_SCHEDULE }, { "item", "schedule" })),
+  type = STRING,
+})
+
+local FIELD_CONFIG = object({ id = STRING, enabled = nullable(BOOL), obfuscate = nullable(BOOL) }, { "id" })
+local FILTER = object({ field_id = STRING, ["function"] = FILTER_FUNCTION, value = ANY }, { "function" })
+local SCHEMA_CONFIG = object({
+  id = STRING,
+  enabled = nullable(BOOL),
+  disable_data_cutoff = nullable(BOOL),
+  data_cutoff_timestamp = nullable(DATETIME),
+  partition_key = nullable(STRING),
+  tracking_field = nullable(STRING),
+  fields = array(string_or(FIELD_CONFIG)),
+  filters = array(FILTER),
+}, { "id" })
+
+local COMMON_FIELDS = {
+  active = nullable(BOOL),
+  automatically_add_new_fields = DISCOVER,
+  automatically_add_new_objects = DISCOVER,
+  concurrency_limit = nullable(INT),
+  data_cutoff_timestamp = nullable(DATETIME),
+  destination_configuration = MAP,
+  destination_connection_id = UUID,
+  disable_record_timestamps = nullable(BOOL),
+  mode = MODE,
+  name = STRING,
+  normalize_names = NORMALIZE,
+  organization_id = nullable(UUID),
+  policies = nullable(array(UUID)),
+  resync_concurrency_limit = nullable(INT),
+  schemas = nullable(array(string_or(SCHEMA_CONFIG))),
+  source_configuration = nullable(MAP),
+  source_connection_id = UUID,
+}
+
+local REQUIRED_COMMON = { "destination_configuration", "destination_connection_id", "mode", "name",
+  "source_connection_id" }
+
+local function with(list, extra)
+  local t = { extra }
+  for _, v in ipairs(list) do t[#t + 1] = v end
+  return t
+end
+
+local BODY = {
+  [V2025] = object(merge(COMMON_FIELDS, {
+    default_schedule = DEFAULT_SCHEDULE,
+    additional_schedules = nullable(array(ADDITIONAL_SCHEDULE)),
+  }), with(REQUIRED_COMMON, "default_schedule")),
+  [V2024] = object(merge(COMMON_FIELDS, {
+    schedule = BULK_SCHEDULE,
+    discover = nullable(BOOL),
+  }), with(REQUIRED_COMMON, "schedule")),
+}
+
+local TYPE_NAMES = {
+  string = "a string", boolean = "a boolean", integer = "an integer", uuid = "a UUID string",
+  datetime = "an RFC 3339 date-time string", map = "an object", array = "an array",
+  object = "an object",
+}
+
+-- Returns nil when v matches desc, else the field path, a message and a reason.
+local function check(desc, v, path, version)
+  if v == null then
+    if desc.nullable then return nil end
+    return path, "must not be null", "null"
+  end
+  local k = desc.kind
+  local ok = true
+  if k == "string" then ok = type(v) == "string"
+  elseif k == "boolean" then ok = type(v) == "boolean"
+  elseif k == "integer" then ok = math.type(v) == "integer"
+  elseif k == "uuid" then ok = is_uuid(v)
+  elseif k == "datetime" then ok = is_datetime(v)
+  elseif k == "map" then ok = json.is_object(v)
+  elseif k == "any" then ok = true
+  elseif k == "enum" then
+    if type(v) ~= "string" or not desc.set[v] then
+      return path, "must be one of: " .. table.concat(desc.values, ", "), "enum"
+    end
+  elseif k == "string_or" then
+    if type(v) == "string" then return nil end
+    if not json.is_object(v) then return path, "must be a string or an object", "type" end
+    return check(desc.object, v, path, version)
+  elseif k == "array" then
+    if not json.is_array(v) then return path, "must be an array", "type" end
+    for i = 1, #v do
+      local p, m, r = check(desc.item, v[i], path .. "[" .. (i - 1) .. "]", version)
+      if p then return p, m, r end
+    end
+  elseif k == "object" then
+    if not json.is_object(v) then return path, "must be an object", "type" end
+    for _, name in ipairs(desc.required) do
+      if v[name] == nil then return join(path, name), "is required", "required" end
+    end
+    for _, name in ipairs(sorted_keys(v)) do
+      local fd = desc.fields[name]
+      if not fd then
+        return join(path, name), "is not a field of this request in API version " .. version, "unknown"
+      end
+      local p, m, r = check(fd, v[name], join(path, name), version)
+      if p then return p, m, r end
+    end
+  end
+  if not ok then return path, "must be " .. TYPE_NAMES[k], "type" end
+  return nil
+end
+
+---------------------------------------------------------------- schedules
+
+local SCHEDULE_KEYS = { "frequency", "day_of_month", "day_of_week", "hour", "minute", "month" }
+local DEFAULT_KEYS = { "frequency", "day_of_month", "day_of_week", "hour", "minute", "month", "multi" }
+local ADDITIONAL_KEYS = { "frequency", "day_of_month", "day_of_week", "hour", "minute", "month",
+  "resync_mode", "schemas", "selective_mode" }
+local META_KEYS = { "id", "created_at", "created_by", "updated_at", "updated_by" }
+
+local function pick(src, keys, into)
+  local t = into or {}
+  for _, k in ipairs(keys) do
+    if src[k] ~= nil then t[k] = json.copy(src[k]) end
+  end
+  return t
+end
+
+-- A stored schedule from request content; keeps id and creation stamps of
+-- `old`, and its update stamps when the content did not change.
+local function stored_schedule(old, content, keys, now, actor)
+  local s = pick(content, keys)
+  if old then
+    pick(old, { "id", "created_at", "created_by" }, s)
+    if json.equal(pick(old, keys), s) then
+      pick(old, { "updated_at", "updated_by" }, s)
+      return s
+    end
+  else
+    s.id = new_uuid()
+    s.created_at, s.created_by = now, json.copy(actor)
+  end
+  s.updated_at, s.updated_by = now, json.copy(actor)
+  return s
+end
+
+---------------------------------------------------------------- schemas
+
+local function field_index(schema)
+  local idx = {}
+  for _, f in ipairs(schema.fields) do idx[f.id] = f end
+  return idx
+end
+
+-- Replaces one schema's configuration from a `schemas` item (string items are
+-- {id = item}). Settings the item omits take their defaults; user_output_name
+-- and output_name cannot be set here and are kept.
+local function configure_schema(s, item, path)
+  local fields = field_index(s)
+  for _, key in ipairs { "partition_key", "tracking_field" } do
+    local v = item[key]
+    if type(v) == "string" and not fields[v] then
+      return join(path, key), "names an unknown field '" .. v .. "' of schema '" .. s.id .. "'", "unknown_id"
+    end
+  end
+  local filters = item.filters or A {}
+  for i, f in ipairs(filters) do
+    if f.field_id ~= nil and not fields[f.field_id] then
+      return join(path, "filters[" .. (i - 1) .. "].field_id"),
+        "names an unknown field '" .. f.field_id .. "' of schema '" .. s.id .. "'", "unknown_id"
+    end
+  end
+
+  local chosen
+  if item.fields and #item.fields > 0 then
+    chosen = {}
+    for i, f in ipairs(item.fields) do
+      local fpath = join(path, "fields[" .. (i - 1) .. "]")
+      if type(f) == "string" then f = { id = f } else fpath = fpath .. ".id" end
+      if not fields[f.id] then
+        return fpath, "names an unknown field '" .. f.id .. "' of schema '" .. s.id .. "'", "unknown_id"
+      end
+      if chosen[f.id] then
+        return fpath, "lists field '" .. f.id .. "' twice", "duplicate"
+      end
+      chosen[f.id] = { enabled = opt(f.enabled, true), obfuscated = opt(f.obfuscate, false) }
+    end
+  end
+
+  s.enabled = opt(item.enabled, true)
+  s.partition_key = opt(item.partition_key, null)
+  s.tracking_field = opt(item.tracking_field, null)
+  s.data_cutoff_timestamp = opt(item.data_cutoff_timestamp, null)
+  s.disable_data_cutoff = opt(item.disable_data_cutoff, false)
+  s.filters = json.copy(filters)
+  for _, f in ipairs(s.fields) do
+    -- An empty or omitted field list selects every field.
+    local c = chosen and chosen[f.id] or { enabled = chosen == nil, obfuscated = false }
+    f.enabled, f.obfuscated = c.enabled, c.obfuscated
+  end
+  return nil
+end
+
+-- Omitted or null `schemas` selects every schema as if listed by id; a given
+-- list configures exactly the listed schemas and disables the others (their
+-- other settings are kept).
+local function apply_schemas(old, items)
+  local list = json.copy(old)
+  local by_id = {}
+  for _, s in ipairs(list) do by_id[s.id] = s end
+  if items == nil or items == null then
+    for _, s in ipairs(list) do configure_schema(s, { id = s.id }, "schemas") end
+    return list
+  end
+  local seen = {}
+  for i, item in ipairs(items) do
+    local path = "schemas[" .. (i - 1) .. "]"
+    local idpath = path
+    if type(item) == "string" then item = { id = item } else idpath = path .. ".id" end
+    local s = by_id[item.id]
+    if not s then return nil, idpath, "names an unknown schema '" .. item.id .. "'", "unknown_id" end
+    if seen[item.id] then return nil, idpath, "lists schema '" .. item.id .. "' twice", "duplicate" end
+    seen[item.id] = true
+    local p, m, r = configure_schema(s, item, path)
+    if p then return nil, p, m, r end
+  end
+  for _, s in ipairs(list) do
+    if not seen[s.id] then s.enabled = false end
+  end
+  return list
+end
+
+---------------------------------------------------------------- views
+
+local COMMON_OUT = { "id", "name", "active", "mode", "automatically_add_new_fields",
+  "automatically_add_new_objects", "concurrency_limit", "resync_concurrency_limit", "created_at",
+  "created_by", "updated_at", "updated_by", "data_cutoff_timestamp", "destination_configuration",
+  "destination_connection_id", "disable_record_timestamps", "normalize_names", "organization_id",
+  "policies", "source_configuration", "source_connection_id" }
+
+function M.view(sync, version)
+  local v = pick(sync, COMMON_OUT)
+  if version == V2024 then
+    v.schedule = pick(sync.default_schedule, DEFAULT_KEYS)
+    v.discover = sync.discover
+  else
+    v.default_schedule = pick(sync.default_schedule, META_KEYS, pick(sync.default_schedule, SCHEDULE_KEYS))
+    local extra = A {}
+    for i, s in ipairs(sync.additional_schedules) do
+      extra[i] = pick(s, META_KEYS, pick(s, ADDITIONAL_KEYS))
+    end
+    v.additional_schedules = extra
+  end
+  return v
+end
+
+---------------------------------------------------------------- the app
+
+local App = {}
+App.__index = App
+
+function M.new(opts)
+  opts = opts or {}
+  local app = setmetatable({
+    api_key = opts.api_key or seed.api_key,
+    org_id = opts.org_id or seed.org_id,
+  }, App)
+  app:reset()
+  return app
+end
+
+function App:reset()
+  self.data = seed.build(self.org_id)
+end
+
+function App:state(id)
+  local sync = self.data.syncs[id]
+  if not sync then return nil end
+  return { sync = json.copy(sync), schemas = json.copy(self.data.schemas[id]) }
+end
+
+-- The actor recorded in updated_by for each kind of credential.
+function App:actor(kind)
+  if kind == "basic" then
+    return { id = self.org_id, name = "Organization API key", type = "organization" }
+  end
+  return { id = "d00dfeed-0000-4000-8000-0000000000aa", name = "Stand-in API user", type = "user" }
+end
+
+-- Returns the credential kind, or status and error body.
+function App:authenticate(headers, version)
+  local auth = headers["authorization"]
+  local scheme, cred
+  if auth then scheme, cred = auth:match("^%s*(%S+)%s+(%S+)%s*$") end
+  if not scheme then
+    local msg = "missing or malformed Authorization header"
+    if version == V2024 then
+      return nil, 401, { code = 401, context = {}, error = msg, status = "Unauthorized" }
+    end
+    return nil, api_error(401, "unauthorized", msg)
+  end
+  scheme = scheme:lower()
+  if scheme == "bearer" and cred == self.api_key then return "bearer" end
+  if scheme == "basic" and mime.unb64(cred) == self.org_id .. ":" .. self.api_key then return "basic" end
+  if scheme ~= "bearer" and scheme ~= "basic" then
+    local msg = "unsupported Authorization scheme"
+    if version == V2024 then
+      return nil, 401, { code = 401, context = {}, error = msg, status = "Unauthorized" }
+    end
+    return nil, api_error(401, "unauthorized", msg)
+  end
+  -- Never echo the credential.
+  return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
+end
+
+local function decode_path(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function parse_query(q)
+  local t = {}
+  for pair in (q or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    t[decode_path(k)] = decode_path(v:gsub("+", " "))
+  end
+  return t
+end
+
+local function bool_param(query, name)
+  local v = query[name]
+  if v == nil or v == "true" or v == "false" then return nil end
+  return api_error(400, "bad_request", "query parameter '" .. name .. "' must be true or false",
+    { field = name })
+end
+
+function App:find(id)
+  if not is_uuid(id) then return nil end
+  return self.data.syncs[id]
+end
+
+local function not_found(id)
+  return api_error(404, "not_found", "bulk sync not found", { id = id })
+end
+
+function App:put(id, body_text, version, actor)
+  local sync = self:find(id)
+  if not sync then return not_found(id) end
+  if body_text == nil or body_text:match("^%s*$") then
+    return api_error(400, "bad_request", "request body is required", {})
+  end
+  local body, err = json.decode(body_text)
+  if body == nil then
+    return api_error(400, "invalid_json", "request body is not valid JSON: " .. err, {})
+  end
+  local function invalid(path, msg, reason)
+    if path == "" then
+      return api_error(400, "bad_request", "request body " .. msg, { reason = reason })
+    end
+    return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
+  end
+  local p, m, r = check(BODY[version], body, "", version)
+  if p then return invalid(p, m, r) end
+
+  local schemas
+  schemas, p, m, r = apply_schemas(self.data.schemas[id], body.schemas)
+  if not schemas then return invalid(p, m, r) end
+  local schema_ids = {}
+  for _, s in ipairs(schemas) do schema_ids[s.id] = true end
+
+  local now = now_rfc3339()
+  local new = {
+    id = sync.id,
+    organization_id = sync.organization_id, -- read-only for normal callers
+    created_at = sync.created_at,
+    created_by = json.copy(sync.created_by),
+    updated_at = now,
+    updated_by = json.copy(actor),
+    name = body.name,
+    mode = body.mode,
+    source_connection_id = body.source_connection_id,
+    destination_connection_id = body.destination_connection_id,
+    destination_configuration = json.copy(body.destination_configuration),
+    -- Everything below is reset when omitted: PUT is a full replacement.
+    source_configuration = json.copy(opt(body.source_configuration, null)),
+    active = opt(body.active, false),
+    automatically_add_new_fields = opt(body.automatically_add_new_fields, "all"),
+    automatically_add_new_objects = opt(body.automatically_add_new_objects, "none"),
+    normalize_names = opt(body.normalize_names, "enabled"),
+    concurrency_limit = opt(body.concurrency_limit, null),
+    resync_concurrency_limit = opt(body.resync_concurrency_limit, null),
+    data_cutoff_timestamp = opt(body.data_cutoff_timestamp, null),
+    disable_record_timestamps = opt(body.disable_record_timestamps, false),
+    policies = json.copy(opt(body.policies, A {})),
+    discover = opt(body.discover, false),
+  }
+
+  if version == V2024 then
+    new.default_schedule = stored_schedule(sync.default_schedule, body.schedule, DEFAULT_KEYS, now, actor)
+    new.additional_schedules = A {}
+  else
+    local ds = body.default_schedule
+    if ds.id ~= nil and ds.id ~= sync.default_schedule.id then
+      return invalid("default_schedule.id", "is not the id of this sync's default schedule", "unknown_id")
+    end
+    new.default_schedule = stored_schedule(sync.default_schedule, ds, DEFAULT_KEYS, now, actor)
+    local old_by_id = {}
+    for _, s in ipairs(sync.additional_schedules) do old_by_id[s.id] = s end
+    local seen, list = {}, A {}
+    for i, item in ipairs(opt(body.additional_schedules, {})) do
+      local path = "additional_schedules[" .. (i - 1) .. "]"
+      if item.id ~= nil then
+        if not old_by_id[item.id] then
+          return invalid(path .. ".id", "is not the id of an additional schedule of this sync", "unknown_id")
+        end
+        if seen[item.id] then return invalid(path .. ".id", "repeats a schedule id", "duplicate") end
+        seen[item.id] = true
+      end
+      for j, sid in ipairs(item.schemas or {}) do
+        if not schema_ids[sid] then
+          return invalid(path .. ".schemas[" .. (j - 1) .. "]", "names an unknown schema '" .. sid .. "'",
+            "unknown_id")
+        end
+      end
+      local content = pick(item, ADDITIONAL_KEYS)
+      content.schemas = content.schemas or A {}
+      list[i] = stored_schedule(old_by_id[item.id], content, ADDITIONAL_KEYS, now, actor)
+    end
+    new.additional_schedules = list
+  end
+
+  self.data.syncs[id] = new
+  self.data.schemas[id] = schemas
+  return 200, { data = M.view(new, version) }
+end
+
+-- Routes an authenticated request with a supported version.
+function App:route(req, version, actor)
+  local path = req.path:gsub("(.)/$", "%1")
+  local query = parse_query(req.query)
+  local method = req.method
+  local function not_allowed()
+    return api_error(405, "method_not_allowed", "method " .. method .. " is not supported on " .. path, {})
+  end
+
+  if path == "/api/bulk/syncs" then
+    if method ~= "GET" then return not_allowed() end
+    local s, e = bool_param(query, "active")
+    if s then return s, e end
+    local list = A {}
+    for _, id in ipairs(self.data.order) do
+      local sync = self.data.syncs[id]
+      if query.active == nil or tostring(sync.active) == query.active then
+        list[#list + 1] = M.view(sync, version)
+      end
+    end
+    return 200, { data = list }
+  end
+
+  local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
+  if not id then return api_error(404, "not_found", "no such endpoint: " .. path, {}) end
+  id = decode_path(id)
+
+  if rest == "" then
+    if method == "GET" then
+      local s, e = bool_param(query, "refresh_schemas")
+      if s then return s, e end
+      local sync = self:find(id)
+      if not sync then return not_found(id) end
+      return 200, { data = M.view(sync, version) }
+    elseif method == "PUT" then
+      return self:put(id, req.body, version, actor)
+    end
+    return not_allowed()
+  end
+
+  local schema_id = rest:match("^/schemas/([^/]+)$")
+  if rest == "/schemas" or schema_id then
+    if method ~= "GET" then return not_allowed() end
+    local sync = self:find(id)
+    if not sync then return not_found(id) end
+    local schemas = self.data.schemas[id]
+    if not schema_id then return 200, { data = json.copy(schemas) } end
+    schema_id = decode_path(schema_id)
+    for _, s in ipairs(schemas) do
+      if s.id == schema_id then return 200, { data = json.copy(s) } end
+    end
+    return api_error(404, "not_found", "schema not found", { id = schema_id })
+  end
+
+  return api_error(404, "not_found", "no such endpoint: " .. path, {})
+end
+
+-- Handles one API request: returns status, body (a table to encode) and the
+-- version that served it, for the X-Polytomic-Version echo. A request with an
+-- unsupported version is answered (401 or 400) in the default version's shape
+-- and echoes the default version, since no other version served it.
+function App:handle(req)
+  local version = req.headers["x-polytomic-version"]
+  if version == nil or version == "" then version = M.default_version end
+  local served = M.versions[version] and version or M.default_version
+
+  local kind, status, err = self:authenticate(req.headers, served)
+  if not kind then return status, err, served end
+  if not M.versions[version] then
+    status, err = api_error(400, "unsupported_version",
+      "unsupported X-Polytomic-Version '" .. version .. "' (supported: 2025-09-18, 2024-02-08)",
+      { header = "X-Polytomic-Version" })
+    return status, err, served
+  end
+  status, err = self:route(req, version, self:actor(kind))
+  return status, err, version
+end
+
+return M
