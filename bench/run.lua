@@ -1,0 +1,72 @@
+-- The benchmark's driver: runs each row and prints one table. Start it
+-- through bench/run.sh, which builds what it needs and starts the stub.
+package.path = "./?.lua;./bench/lua/?.lua;" .. package.path
+package.cpath = "./?.so;" .. package.cpath
+
+local H = require "harness"
+
+local function machine()
+  local cpu = H.shell("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'") or "?"
+  local parts = {
+    string.format("machine: %s cores, %s, Linux %s", H.shell("nproc") or "?", cpu, H.shell("uname -r") or "?"),
+    string.format("software: %s, lua-cjson %s, %s, %s, node %s", _VERSION, require("cjson")._VERSION,
+      (H.shell("curl --version") or "curl ?"):match("libcurl/%S+") or "libcurl ?",
+      (H.shell((os.getenv("NGINX") or "nginx") .. " -v 2>&1") or ""):match("nginx/%S+") or "nginx ?",
+      H.shell("node --version") or "unavailable"),
+  }
+  return table.concat(parts, "\n")
+end
+
+local wanted = {}
+for r in (os.getenv("BENCH_ROWS") or "1 2 3 4 5 6 7"):gmatch("%d") do wanted[r] = true end
+
+local function memory_row()
+  local n1 = 1000
+  local n2 = H.quick and 20000 or 100000
+  local out = H.shell(string.format("%s bench/lua/memory.lua %s %d %d",
+    os.getenv("LUA") or "lua5.4", os.getenv("PORT_FAST"), n1, n2))
+  local a, b = (out or ""):match("^(%d+) (%d+)")
+  assert(a, "memory run failed: " .. tostring(out))
+  a, b = tonumber(a), tonumber(b)
+  local ratio = b / a
+  return { {
+    row = string.format("7  resident size after %d updates vs after %d", n2, n1),
+    ours = H.mb(b),
+    reference = "after " .. n1 .. ": " .. H.mb(a),
+    ratio = string.format("%.3f", ratio),
+    target = "<= 1.05",
+    met = H.met(ratio <= 1.05),
+  } }
+end
+
+local rows = {}
+local function add(list)
+  for _, r in ipairs(list) do
+    rows[#rows + 1] = r
+    io.stderr:write("  done: ", r.row, "\n")
+  end
+end
+
+print(machine())
+print(string.format("each figure: median of %s runs, all measured in this run; ratio = ours / reference",
+  H.quick and "3" or "5 (row 6: 3)"))
+print("(times for rows 1-3 and 6a, so lower is better; rates for row 4 and the speed-up of 6b, so higher is better)")
+io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-7", "\n")
+
+local codec = (wanted["1"] or wanted["2"]) and require "codec"
+if wanted["1"] then add(codec.encode_rows()) end
+if wanted["2"] then add(codec.decode_rows()) end
+local net = (wanted["3"] or wanted["4"] or wanted["5"] or wanted["6"]) and require "net"
+if wanted["3"] or wanted["4"] then
+  local seq = net.sequential_rows()
+  for _, r in ipairs(seq) do
+    local n = r.row:sub(1, 1)
+    if wanted[n] then add({ r }) end
+  end
+end
+if wanted["5"] then add(net.connection_rows()) end
+if wanted["6"] then add(net.parallel_rows()) end
+if wanted["7"] then add(memory_row()) end
+
+print()
+print(H.table(rows))
