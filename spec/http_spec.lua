@@ -115,6 +115,17 @@ describe("core.http", function()
       assert.are.equal(payload, req.body)
     end)
 
+    it("never asks for 100-continue, even for a large body", function()
+      local srv = start{ json("{}") }
+      local h = client()
+      local payload = '"' .. string.rep("y", 2 * 1024 * 1024) .. '"'
+      assert.are.equal(200, (h:perform("PUT", srv.url .. "/big", payload)))
+      local req = srv:requests()[1]
+      assert.is_nil(req.headers["expect"])
+      assert.are.equal(tostring(#payload), req.headers["content-length"])
+      assert.are.equal(payload, req.body)
+    end)
+
     it("says JSON when a body is sent without a Content-Type", function()
       local srv = start{ json("{}"), json("{}") }
       local h = client()
