@@ -1,0 +1,212 @@
+-- bulksync inside a real OpenResty-style host: Debian's nginx with the Lua
+-- module, one worker, a content_by_lua_block handler
+-- (spec/nginx/bulksync_spec_handler.lua) that updates a sync on the local
+-- stand-in. Proves the transport is picked by itself, the update lands,
+-- typed errors survive pcall, retries wait with ngx.sleep, and the worker
+-- keeps serving other requests while one waits on the API.
+local nginx = require "spec.support.nginx"
+local standin = require "spec.support.standin"
+local socket = require "socket"
+local cjson = require "cjson"
+
+local KEY = "sk_live_openresty-SECRET-7d1f0c"
+local SYNC = "6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01"      -- the seed's "orders" sync
+local UNKNOWN = "6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7bff"   -- a UUID that is no sync
+
+local available, why = nginx.available()
+
+if not available then
+  describe("inside OpenResty", function()
+    pending("nginx with the Lua module is not installed, so the OpenResty specs are skipped: " .. why)
+  end)
+  return
+end
+
+-- Sends GET path to nginx on a new connection and returns the socket
+-- without reading: several can be in flight at once.
+local function fire(port, path)
+  local c = assert(socket.tcp())
+  c:settimeout(30)
+  assert(c:connect("127.0.0.1", port))
+  assert(c:send("GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
+  return c
+end
+
+local function collect(c)
+  local raw, err, partial = c:receive("*a")
+  c:close()
+  raw = raw or partial or ""
+  assert(raw ~= "", "no answer from nginx: " .. tostring(err))
+  return tonumber(raw:match("^HTTP/%d%.%d (%d+)")), cjson.decode(raw:match("\r\n\r\n(.*)$"))
+end
+
+local function puts(srv)
+  local n = 0
+  for _, r in ipairs(srv:requests()) do if r.method == "PUT" then n = n + 1 end end
+  return n
+end
+
+-- How many of the sockets have an answer waiting, right now.
+local function answered(socks)
+  local ready = socket.select(socks, nil, 0)
+  return #ready
+end
+
+-- Fires n handler requests at once and waits until the stand-in has
+-- received `seen` PUTs; returns how many answers had reached us by then,
+-- and the sockets.
+local function overlap_probe(ngx_srv, api, n, seen, query)
+  local socks = {}
+  for i = 1, n do
+    socks[i] = fire(ngx_srv.port, "/update?id=" .. SYNC .. "&name=concurrent-" .. i .. (query or ""))
+  end
+  local give_up = socket.gettime() + 60
+  while puts(api) < seen do
+    assert(socket.gettime() < give_up, "the stand-in never saw " .. seen .. " PUTs:\n" .. ngx_srv:error_log())
+    socket.sleep(0.01)
+  end
+  return answered(socks), socks
+end
+
+describe("inside OpenResty (nginx + the Lua module)", function()
+  local api, srv
+
+  setup(function()
+    api = standin.start { api_key = KEY }
+    srv = nginx.start {
+      conf = "spec/nginx/bulksync.conf.in",
+      env = { POLYTOMIC_API_KEY = KEY, BULKSYNC_BASE_URL = api.url },
+    }
+  end)
+
+  teardown(function()
+    if srv then srv:stop() end
+    if api then api:stop() end
+    nginx.cleanup()
+  end)
+
+  before_each(function() api:reset() end)
+
+  local function get(path)
+    local status, body = srv:get(path)
+    assert.equal(200, status, body .. "\n" .. srv:error_log())
+    return cjson.decode(body)
+  end
+
+  it("picks the cosocket transport by itself and the update lands with its headers", function()
+    local out = get("/update?id=" .. SYNC .. "&name=set-in-nginx")
+    assert.is_nil(out.error, out.error and out.error.text)
+    assert.equal("ngx", out.transport)
+    assert.is_true(out.sleep_is_ngx_sleep)
+    assert.equal(200, out.status)
+    assert.equal("set-in-nginx", out.name)
+
+    local reqs = api:requests()
+    assert.equal(1, #reqs)
+    local r = reqs[1]
+    assert.equal("PUT", r.method)
+    assert.equal("/api/bulk/syncs/" .. SYNC, r.path)
+    assert.equal("Bearer " .. KEY, r.headers["authorization"])
+    assert.equal("2025-09-18", r.headers["x-polytomic-version"])
+    assert.equal("application/json", r.headers["content-type"])
+    assert.equal(tostring(#r.body), r.headers["content-length"])
+    local sent = cjson.decode(r.body)
+    assert.equal("set-in-nginx", sent.name)
+    assert.equal("replicate", sent.mode)
+    assert.equal("daily", sent.default_schedule.frequency)
+    -- And the stand-in stored it.
+    assert.equal("set-in-nginx", api:state(SYNC).sync.name)
+  end)
+
+  it("returns a typed API error with its fields under pcall, and tostring(err) reads well", function()
+    local out = get("/update?id=" .. UNKNOWN .. "&name=x")
+    local e = out.error
+    assert.is_table(e)
+    assert.is_true(e.is_error)
+    assert.equal("NotFoundError", e.kind)
+    assert.equal(404, e.status)
+    assert.equal("bulk sync not found", e.message)
+    assert.equal("PUT", e.method)
+    assert.equal(api.url .. "/api/bulk/syncs/" .. UNKNOWN, e.url)
+    assert.equal("bulksync: NotFoundError (404): bulk sync not found", e.text)
+    -- The handler logged the text, not "unknown reason"; the key is nowhere.
+    local log = srv:error_log()
+    assert.truthy(log:find("sync update failed: bulksync: NotFoundError (404): bulk sync not found", 1, true))
+    assert.is_nil(log:find(KEY, 1, true))
+  end)
+
+  it("raises a ValidationError before sending anything", function()
+    local out = get("/update?id=" .. SYNC .. "&name=x&bad=1")
+    assert.equal("ValidationError", out.error.kind)
+    assert.is_true(out.error.is_error)
+    assert.same({ "mode" }, out.error.paths)
+    assert.equal(0, #api:requests())
+  end)
+
+  it("reports a refused connection as a TransportError with its fields", function()
+    -- A port that nothing listens on: the stand-in's, once it is gone,
+    -- is not ours to stop here; use a fresh free port instead.
+    local port = nginx.free_port()
+    local bad = nginx.start {
+      conf = "spec/nginx/bulksync.conf.in",
+      env = { POLYTOMIC_API_KEY = KEY, BULKSYNC_BASE_URL = "http://127.0.0.1:" .. port },
+    }
+    local ok, status, body = pcall(bad.get, bad, "/update?id=" .. SYNC .. "&name=x")
+    local log = bad:error_log()
+    bad:stop()
+    assert.is_true(ok, tostring(status))
+    assert.equal(200, status)
+    local e = cjson.decode(body).error
+    assert.equal("TransportError", e.kind)
+    assert.is_true(e.is_error)
+    assert.is_true(e.retryable)
+    assert.equal(1, e.attempts)
+    assert.truthy(e.message:find("connection refused", 1, true), e.message)
+    assert.is_nil(log:find(KEY, 1, true))
+  end)
+
+  it("retries a 503 after an ngx.sleep wait, with the same idempotency key", function()
+    api:script { { status = 503, body = '{"message":"try again","status":503}' } }
+    local out = get("/update?id=" .. SYNC .. "&name=second-try&retries=1&key=nginx-retry-0001")
+    assert.is_nil(out.error, out.error and out.error.text)
+    assert.equal(2, out.attempts)
+    local reqs = api:requests()
+    assert.equal(2, #reqs)
+    assert.equal("nginx-retry-0001", reqs[1].headers["idempotency-key"])
+    assert.equal("nginx-retry-0001", reqs[2].headers["idempotency-key"])
+    assert.equal(reqs[1].body, reqs[2].body)
+  end)
+
+  it("does not block the worker: all requests reach the API before any answer leaves", function()
+    -- With the stand-in holding every answer for D seconds, a worker that
+    -- blocked would send request k+1 to the API only after answering
+    -- request k. So if the stand-in holds all N PUTs while none of our N
+    -- requests has an answer, they were in flight together on one worker.
+    local N, D = 4, 2
+    api:config { delay = D }
+    local early, socks = overlap_probe(srv, api, N, N)
+    assert.equal(0, early, "an answer came back before all requests reached the API: the worker blocked")
+    for i, c in ipairs(socks) do
+      local status, out = collect(c)
+      assert.equal(200, status)
+      assert.is_nil(out.error, out.error and out.error.text)
+      assert.equal("ngx", out.transport)
+      assert.equal("concurrent-" .. i, out.name)
+    end
+    -- Each PUT had its own connection: none was free in the pool yet.
+    local conns = {}
+    for _, r in ipairs(api:requests()) do conns[r.connection] = true end
+    local distinct = 0
+    for _ in pairs(conns) do distinct = distinct + 1 end
+    assert.equal(N, distinct)
+  end)
+
+  it("(control) the same probe catches a blocking transport", function()
+    -- libcurl inside the worker blocks it: by the time the API sees the
+    -- second PUT, the first answer has already been sent.
+    api:config { delay = 0.3 }
+    local early, socks = overlap_probe(srv, api, 3, 2, "&transport=curl")
+    for _, c in ipairs(socks) do collect(c) end
+    assert.is_true(early >= 1, "the probe did not notice a blocked worker")
+  end)
+end)
