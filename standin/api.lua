@@ -18,8 +18,10 @@
 -- * A 2024-02-08 PUT stores `schedule.multi` as given and clears
 --   additional_schedules: `schedule` is that version's whole schedule set, so a
 --   full replacement in that shape leaves no other schedules.
--- * A 2025-09-18 PUT drops a stored `multi` (default_schedule replaces it) and
---   resets `discover` to false, like every other field the body cannot carry.
+-- * A 2025-09-18 PUT keeps a stored `multi` while default_schedule.frequency
+--   stays "multi" and drops it otherwise; it leaves `discover` as it was. That
+--   shape cannot carry either, so a client that sends back everything it read
+--   must not lose them.
 -- * 2024-02-08 GET does not show additional_schedules.
 local json = require "standin.json"
 local seed = require "standin.seed"
@@ -283,8 +285,9 @@ end
 local function stored_schedule(old, content, keys, now, actor)
   local s = pick(content, keys)
   if old then
+    local same = json.equal(pick(old, keys), s)
     pick(old, { "id", "created_at", "created_by" }, s)
-    if json.equal(pick(old, keys), s) then
+    if same then
       pick(old, { "updated_at", "updated_by" }, s)
       return s
     end
@@ -543,18 +546,21 @@ function App:put(id, body_text, version, actor)
     data_cutoff_timestamp = opt(body.data_cutoff_timestamp, null),
     disable_record_timestamps = opt(body.disable_record_timestamps, false),
     policies = json.copy(opt(body.policies, A {})),
-    discover = opt(body.discover, false),
   }
 
   if version == V2024 then
     new.default_schedule = stored_schedule(sync.default_schedule, body.schedule, DEFAULT_KEYS, now, actor)
     new.additional_schedules = A {}
+    new.discover = opt(body.discover, false)
   else
     local ds = body.default_schedule
     if ds.id ~= nil and ds.id ~= sync.default_schedule.id then
       return invalid("default_schedule.id", "is not the id of this sync's default schedule", "unknown_id")
     end
-    new.default_schedule = stored_schedule(sync.default_schedule, ds, DEFAULT_KEYS, now, actor)
+    new.discover = sync.discover
+    local content = pick(ds, SCHEDULE_KEYS)
+    if ds.frequency == "multi" then content.multi = sync.default_schedule.multi end
+    new.default_schedule = stored_schedule(sync.default_schedule, content, DEFAULT_KEYS, now, actor)
     local old_by_id = {}
     for _, s in ipairs(sync.additional_schedules) do old_by_id[s.id] = s end
     local seen, list = {}, A {}

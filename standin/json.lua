@@ -7,6 +7,8 @@
 -- not an integer, `null` is not absent) and must answer with `[]` and `4`.
 -- So arrays carry a metatable, `null` is a sentinel and integers stay
 -- integers. cjson is still used to unescape string literals, the fiddly part.
+-- Plain Lua 5.1-5.4 (specs under any Lua may use it to build exact bodies);
+-- on 5.1/5.2 every number is one type, so whole numbers encode as integers.
 local cjson = require "cjson"
 
 local M = {}
@@ -104,7 +106,7 @@ function M.decode(s)
     local text = s:sub(pos, p - 1)
     pos = p
     if frac == "" and exp == "" then
-      return math.tointeger(tonumber(text)) or tonumber(text)
+      return math.tointeger and math.tointeger(tonumber(text)) or tonumber(text)
     end
     return tonumber(text) + 0.0
   end
@@ -192,12 +194,12 @@ local function enc_string(s)
 end
 
 local function enc_number(v)
-  if math.type(v) == "integer" then return string.format("%d", v) end
+  if math.type and math.type(v) == "integer" then return string.format("%d", v) end
   if v ~= v or v == math.huge or v == -math.huge then
     error("cannot encode non-finite number", 0)
   end
   if v == math.floor(v) and math.abs(v) < 2^53 then
-    return string.format("%d", math.tointeger(v))
+    return string.format("%.0f", v)
   end
   local s = string.format("%.14g", v)
   if tonumber(s) ~= v then s = string.format("%.17g", v) end

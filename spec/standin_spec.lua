@@ -1,0 +1,793 @@
+-- The stand-in server is the oracle other specs trust, so its behaviour is
+-- proven here with raw HTTP over luasocket (never through bulksync itself).
+-- Bodies are built and read with the stand-in's JSON codec, which keeps `[]`
+-- apart from `{}`, null apart from absent, and integers apart from floats.
+local standin = require "spec.support.standin"
+local seed = require "standin.seed"
+local json = require "standin.json"
+local socket = require "socket"
+
+local KEY = "test-key"
+local V25, V24 = "2025-09-18", "2024-02-08"
+local ORDERS, CRM, MARKETING = seed.ids.orders, seed.ids.crm, seed.ids.marketing
+local null = json.null
+
+local function sync_path(id) return "/api/bulk/syncs/" .. id end
+
+describe("stand-in server", function()
+  local srv
+
+  setup(function() srv = standin.start() end)
+  teardown(function() if srv then srv:stop() end end)
+  before_each(function() srv:reset() end)
+
+  -- One request on its own connection. opts: version, auth (false = none),
+  -- body (a table is JSON-encoded), headers.
+  local function call(method, path, opts)
+    opts = opts or {}
+    local h = { Connection = "close" }
+    if opts.auth ~= false then h.Authorization = opts.auth or ("Bearer " .. KEY) end
+    if opts.version then h["X-Polytomic-Version"] = opts.version end
+    local body = opts.body
+    if type(body) == "table" then body = json.encode(body) end
+    if body then h["Content-Type"] = "application/json" end
+    for k, v in pairs(opts.headers or {}) do h[k] = v end
+    local c = assert(standin.connect(srv))
+    local res = assert(c:request(method, path, h, body))
+    c:close()
+    if (res.headers["content-type"] or ""):find("json", 1, true) then
+      res.json = assert(json.decode(res.body))
+    end
+    return res
+  end
+
+  local function get(id, version)
+    local res = call("GET", sync_path(id), { version = version })
+    assert.equal(200, res.status)
+    return res.json.data
+  end
+
+  local function put(id, body, version)
+    return call("PUT", sync_path(id), { version = version, body = body })
+  end
+
+  -- The smallest valid 2025-09-18 body.
+  local function minimal25()
+    return {
+      name = "renamed",
+      mode = "replicate",
+      source_connection_id = seed.connections.postgres,
+      destination_connection_id = seed.connections.snowflake,
+      destination_configuration = { schema = "OTHER" },
+      default_schedule = { frequency = "daily", hour = "6", minute = "0" },
+    }
+  end
+
+  local function minimal24()
+    local b = minimal25()
+    b.default_schedule = nil
+    b.schedule = { frequency = "hourly", minute = "10" }
+    return b
+  end
+
+  local function by_id(list)
+    local t = {}
+    for _, x in ipairs(list) do t[x.id] = x end
+    return t
+  end
+
+  describe("authentication", function()
+    it("answers 401 without credentials, as ApiError in 2025-09-18", function()
+      local res = call("GET", sync_path(ORDERS), { auth = false, version = V25 })
+      assert.equal(401, res.status)
+      assert.equal(401, res.json.status)
+      assert.is_string(res.json.key)
+      assert.is_string(res.json.message)
+      assert.is_true(json.is_object(res.json.metadata))
+      assert.is_nil(res.json.error)
+    end)
+
+    it("answers 401 as RestErrResponse in 2024-02-08", function()
+      local res = call("GET", sync_path(ORDERS), { auth = false, version = V24 })
+      assert.equal(401, res.status)
+      assert.equal(401, res.json.code)
+      assert.equal("Unauthorized", res.json.status)
+      assert.is_string(res.json.error)
+      assert.is_true(json.is_object(res.json.context))
+      assert.is_nil(res.json.key)
+    end)
+
+    it("answers 403 ApiError for a wrong key in both versions, without echoing it", function()
+      for _, v in ipairs { V25, V24 } do
+        local res = call("GET", sync_path(ORDERS), { auth = "Bearer wrong-secret-123", version = v })
+        assert.equal(403, res.status)
+        assert.equal(403, res.json.status)
+        assert.is_string(res.json.key)
+        assert.is_nil(res.body:find("wrong-secret-123", 1, true))
+        assert.is_nil(res.body:find(KEY, 1, true))
+      end
+    end)
+
+    it("accepts Basic base64(org_id:key) and rejects another organization", function()
+      local mime = require "mime"
+      local ok = call("GET", sync_path(ORDERS), { auth = "Basic " .. mime.b64(seed.org_id .. ":" .. KEY) })
+      assert.equal(200, ok.status)
+      local other = "3f9c2e4a-0000-4000-8000-0000000000ff"
+      local bad = call("GET", sync_path(ORDERS), { auth = "Basic " .. mime.b64(other .. ":" .. KEY) })
+      assert.equal(403, bad.status)
+    end)
+
+    it("uses the api_key and org_id it was started with", function()
+      local org = "11111111-2222-4333-8444-555555555555"
+      local other = standin.start { api_key = "other-key", org_id = org }
+      finally(function() other:stop() end)
+      local function status(auth)
+        local c = assert(standin.connect(other))
+        local res = assert(c:request("GET", sync_path(ORDERS), { Authorization = auth, Connection = "close" }))
+        c:close()
+        return res.status, res.body
+      end
+      assert.equal(403, (status("Bearer " .. KEY)))
+      local s, body = status("Bearer other-key")
+      assert.equal(200, s)
+      assert.equal(org, json.decode(body).data.organization_id)
+      assert.equal(200, (status("Basic " .. require("mime").b64(org .. ":other-key"))))
+    end)
+  end)
+
+  describe("versions", function()
+    it("echoes X-Polytomic-Version on success and on errors", function()
+      for _, v in ipairs { V25, V24 } do
+        assert.equal(v, call("GET", sync_path(ORDERS), { version = v }).headers["x-polytomic-version"])
+        assert.equal(v, call("GET", sync_path(seed.unknown_id), { version = v }).headers["x-polytomic-version"])
+        assert.equal(v, call("GET", sync_path(ORDERS), { version = v, auth = false }).headers["x-polytomic-version"])
+      end
+    end)
+
+    it("serves 2025-09-18 when the header is missing", function()
+      local res = call("GET", sync_path(ORDERS))
+      assert.equal(V25, res.headers["x-polytomic-version"])
+      assert.is_table(res.json.data.default_schedule)
+    end)
+
+    it("rejects an unsupported version with a 400 ApiError", function()
+      local res = call("GET", sync_path(ORDERS), { version = "2023-04-25" })
+      assert.equal(400, res.status)
+      assert.equal(400, res.json.status)
+      assert.equal("X-Polytomic-Version", res.json.metadata.header)
+    end)
+  end)
+
+  describe("not found", function()
+    it("answers 404 for an unknown id, a non-UUID id and an unknown schema", function()
+      for _, path in ipairs {
+        sync_path(seed.unknown_id), sync_path("not-a-uuid"), sync_path(ORDERS) .. "/schemas/nope",
+        sync_path(seed.unknown_id) .. "/schemas",
+      } do
+        local res = call("GET", path)
+        assert.equal(404, res.status)
+        assert.equal(404, res.json.status)
+      end
+      assert.equal(404, put(seed.unknown_id, minimal25()).status)
+      assert.equal(404, put("not-a-uuid", minimal25()).status)
+    end)
+  end)
+
+  describe("GET", function()
+    it("has the 2025-09-18 shape: default_schedule and additional_schedules with ids", function()
+      local s = get(ORDERS, V25)
+      assert.equal(ORDERS, s.id)
+      assert.is_nil(s.schedule)
+      assert.is_nil(s.discover)
+      assert.equal(seed.schedule_ids.orders_default, s.default_schedule.id)
+      assert.equal("daily", s.default_schedule.frequency)
+      assert.is_string(s.default_schedule.created_at)
+      assert.is_table(s.default_schedule.updated_by)
+      assert.is_true(json.is_array(s.additional_schedules))
+      assert.equal(2, #s.additional_schedules)
+      assert.equal(seed.schedule_ids.orders_hourly, s.additional_schedules[1].id)
+      assert.equal("incrementalFields", s.additional_schedules[1].selective_mode)
+      assert.is_string(s.additional_schedules[1].created_at)
+    end)
+
+    it("has the 2024-02-08 shape: schedule without ids, and discover", function()
+      local s = get(ORDERS, V24)
+      assert.is_nil(s.default_schedule)
+      assert.is_nil(s.additional_schedules)
+      assert.same({ frequency = "daily", hour = "5", minute = "30" }, s.schedule)
+      assert.is_true(s.discover)
+    end)
+
+    it("shows a stored multi schedule only in 2024-02-08", function()
+      local s24 = get(MARKETING, V24)
+      assert.equal("multi", s24.schedule.frequency)
+      assert.equal(2, #s24.schedule.multi.schedules)
+      local s25 = get(MARKETING, V25)
+      assert.equal("multi", s25.default_schedule.frequency)
+      assert.is_nil(s25.default_schedule.multi)
+    end)
+
+    it("writes integers without a fraction, empty lists as [] and nulls as null", function()
+      local orders = call("GET", sync_path(ORDERS)).body
+      assert.truthy(orders:find('"concurrency_limit":4,', 1, true))
+      local crm = call("GET", sync_path(CRM)).body
+      assert.truthy(crm:find('"additional_schedules":[]', 1, true))
+      assert.truthy(crm:find('"concurrency_limit":null', 1, true))
+      assert.truthy(crm:find('"source_configuration":null', 1, true))
+      local marketing = call("GET", sync_path(MARKETING)).body
+      assert.truthy(marketing:find('"policies":[]', 1, true))
+    end)
+
+    it("reflects the seed's non-default settings", function()
+      local s = get(ORDERS)
+      local want = seed.build().syncs[ORDERS]
+      for _, k in ipairs { "name", "active", "mode", "automatically_add_new_fields",
+        "automatically_add_new_objects", "normalize_names", "concurrency_limit", "resync_concurrency_limit",
+        "data_cutoff_timestamp", "disable_record_timestamps", "organization_id", "created_at", "updated_at" } do
+        assert.same(want[k], s[k])
+      end
+      assert.same(want.policies, s.policies)
+      assert.same(want.source_configuration, s.source_configuration)
+      assert.equal("none", s.automatically_add_new_fields)
+      assert.equal("all", s.automatically_add_new_objects)
+      assert.equal("disabled", s.normalize_names)
+    end)
+
+    it("lists syncs in seed order and filters on active", function()
+      local all = call("GET", "/api/bulk/syncs").json.data
+      assert.same({ ORDERS, CRM, MARKETING }, { all[1].id, all[2].id, all[3].id })
+      assert.equal(3, #all)
+      local active = call("GET", "/api/bulk/syncs?active=true").json.data
+      assert.same({ ORDERS, MARKETING }, { active[1].id, active[2].id })
+      assert.equal(2, #active)
+    end)
+
+    it("accepts refresh_schemas", function()
+      assert.equal(200, call("GET", sync_path(ORDERS) .. "?refresh_schemas=true").status)
+    end)
+
+    it("lists schemas as BulkSchema with `obfuscated` fields", function()
+      local res = call("GET", sync_path(ORDERS) .. "/schemas")
+      assert.equal(200, res.status)
+      local schemas = res.json.data
+      assert.is_true(json.is_array(schemas))
+      assert.same(seed.build().schemas[ORDERS], schemas)
+      for _, s in ipairs(schemas) do
+        for _, k in ipairs { "id", "enabled", "fields", "filters", "partition_key", "tracking_field",
+          "data_cutoff_timestamp", "disable_data_cutoff", "output_name", "user_output_name" } do
+          assert.is_not_nil(s[k], k)
+        end
+        for _, f in ipairs(s.fields) do
+          assert.is_boolean(f.obfuscated)
+          assert.is_nil(f.obfuscate)
+          assert.is_string(f.output_name)
+          assert.is_string(f.user_output_name)
+        end
+      end
+      local m = by_id(schemas)
+      assert.is_false(m["public.audit_log"].enabled)
+      assert.is_true(by_id(m["public.orders"].fields).shipping_email.obfuscated)
+      assert.is_false(by_id(m["public.orders"].fields).internal_notes.enabled)
+      local one = call("GET", sync_path(ORDERS) .. "/schemas/public.customers").json.data
+      assert.equal("crm_customers", one.user_output_name)
+    end)
+  end)
+
+  describe("PUT (full replacement)", function()
+    it("resets every omitted optional field (2025-09-18)", function()
+      local before = srv:state(ORDERS).sync
+      local res = put(ORDERS, minimal25(), V25)
+      assert.equal(200, res.status)
+      local s = res.json.data
+      assert.equal("renamed", s.name)
+      assert.is_false(s.active)
+      assert.same(json.array(), s.additional_schedules)
+      assert.is_true(json.is_array(s.additional_schedules))
+      assert.equal("all", s.automatically_add_new_fields)
+      assert.equal("none", s.automatically_add_new_objects)
+      assert.equal(null, s.concurrency_limit)
+      assert.equal(null, s.resync_concurrency_limit)
+      assert.equal(null, s.data_cutoff_timestamp)
+      assert.is_false(s.disable_record_timestamps)
+      assert.equal("enabled", s.normalize_names)
+      assert.is_true(json.is_array(s.policies))
+      assert.equal(0, #s.policies)
+      assert.equal(null, s.source_configuration)
+      assert.same({ schema = "OTHER" }, s.destination_configuration)
+      -- Read-only fields.
+      assert.equal(ORDERS, s.id)
+      assert.equal(before.organization_id, s.organization_id)
+      assert.equal(before.created_at, s.created_at)
+      assert.same(before.created_by, s.created_by)
+      assert.are_not.equal(before.updated_at, s.updated_at)
+      assert.matches("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.?%d*Z$", s.updated_at)
+      assert.are_not.same(before.updated_by, s.updated_by)
+      -- The default schedule keeps its id and creation stamp.
+      assert.equal(before.default_schedule.id, s.default_schedule.id)
+      assert.equal(before.default_schedule.created_at, s.default_schedule.created_at)
+      assert.equal("6", s.default_schedule.hour)
+      -- The stored record agrees with the response, and GET shows the same.
+      local after = srv:state(ORDERS).sync
+      assert.equal(0, #after.additional_schedules)
+      local again = get(ORDERS, V25)
+      assert.same(s, again)
+    end)
+
+    it("resets discover and clears additional_schedules on a 2024-02-08 PUT", function()
+      local res = put(ORDERS, minimal24(), V24)
+      assert.equal(200, res.status)
+      local s = res.json.data
+      assert.is_false(s.discover)
+      assert.same({ frequency = "hourly", minute = "10" }, s.schedule)
+      assert.is_nil(s.additional_schedules)
+      local st = srv:state(ORDERS).sync
+      assert.equal(0, #st.additional_schedules)
+      assert.equal(seed.schedule_ids.orders_default, st.default_schedule.id)
+      assert.equal("hourly", get(ORDERS, V25).default_schedule.frequency)
+    end)
+
+    it("stores a 2024-02-08 multi schedule; 2025-09-18 keeps it only while the frequency is multi", function()
+      local b = minimal24()
+      b.schedule = { frequency = "multi", multi = { type = "selective", schedules = {
+        { item = "incrementalFields", schedule = { frequency = "continuous" } },
+      } } }
+      assert.equal(200, put(CRM, b, V24).status)
+      assert.equal("continuous", get(CRM, V24).schedule.multi.schedules[1].schedule.frequency)
+      local b25 = minimal25()
+      b25.default_schedule = { frequency = "multi" }
+      assert.equal(200, put(CRM, b25, V25).status)
+      assert.equal("continuous", get(CRM, V24).schedule.multi.schedules[1].schedule.frequency)
+      b25.default_schedule = { frequency = "daily" }
+      assert.equal(200, put(CRM, b25, V25).status)
+      assert.is_nil(get(CRM, V24).schedule.multi)
+    end)
+
+    it("leaves discover alone on a 2025-09-18 PUT (that shape has no discover)", function()
+      assert.equal(200, put(ORDERS, minimal25(), V25).status)
+      assert.is_true(srv:state(ORDERS).sync.discover)
+      assert.is_true(get(ORDERS, V24).discover)
+    end)
+
+    it("selects every schema and field when schemas is omitted", function()
+      assert.equal(200, put(ORDERS, minimal25()).status)
+      local st = srv:state(ORDERS)
+      assert.equal(5, #st.schemas)
+      for _, s in ipairs(st.schemas) do
+        assert.is_true(s.enabled, s.id)
+        for _, f in ipairs(s.fields) do
+          assert.is_true(f.enabled, s.id .. "." .. f.id)
+          assert.is_false(f.obfuscated, s.id .. "." .. f.id)
+        end
+      end
+    end)
+
+    it("selects exactly the given schemas, with their field choices", function()
+      local b = minimal25()
+      b.schemas = {
+        "public.products",
+        { id = "public.orders", partition_key = "created_at",
+          filters = { { field_id = "status", ["function"] = "Equality", value = "paid" } },
+          fields = { "id", { id = "shipping_email", obfuscate = true }, { id = "status", enabled = false } } },
+        { id = "public.refunds", fields = json.array() },
+        { id = "public.customers", enabled = false },
+      }
+      assert.equal(200, put(ORDERS, b).status)
+      local m = by_id(srv:state(ORDERS).schemas)
+      -- A string item: enabled with every field.
+      assert.is_true(m["public.products"].enabled)
+      for _, f in ipairs(m["public.products"].fields) do assert.is_true(f.enabled) end
+      -- An object item: exactly the listed fields are enabled.
+      local orders = m["public.orders"]
+      assert.is_true(orders.enabled)
+      local enabled, obfuscated = {}, {}
+      for _, f in ipairs(orders.fields) do
+        if f.enabled then enabled[#enabled + 1] = f.id end
+        if f.obfuscated then obfuscated[#obfuscated + 1] = f.id end
+      end
+      assert.same({ "id", "shipping_email" }, enabled)
+      assert.same({ "shipping_email" }, obfuscated)
+      assert.equal("created_at", orders.partition_key)
+      assert.equal(null, orders.tracking_field) -- omitted in the item: reset
+      assert.same({ { field_id = "status", ["function"] = "Equality", value = "paid" } }, orders.filters)
+      -- An empty field list enables every field.
+      assert.is_true(m["public.refunds"].enabled)
+      for _, f in ipairs(m["public.refunds"].fields) do assert.is_true(f.enabled) end
+      -- Listed but disabled; unlisted ones are disabled.
+      assert.is_false(m["public.customers"].enabled)
+      assert.equal("crm_customers", m["public.customers"].user_output_name)
+      assert.is_false(m["public.audit_log"].enabled)
+    end)
+
+    -- What a careful client does: GET, drop the read-only fields, send the
+    -- schema selection read from /schemas, change one thing, PUT.
+    local function round_trip(id, version)
+      local before = srv:state(id)
+      local body = {}
+      for k, v in pairs(get(id, version)) do body[k] = v end
+      for _, k in ipairs { "id", "created_at", "created_by", "updated_at", "updated_by", "organization_id" } do
+        body[k] = nil
+      end
+      local function strip(sched)
+        for _, k in ipairs { "created_at", "created_by", "updated_at", "updated_by" } do sched[k] = nil end
+      end
+      if body.default_schedule then strip(body.default_schedule) end
+      for _, a in ipairs(body.additional_schedules or {}) do strip(a) end
+      body.schemas = json.array()
+      for i, sc in ipairs(call("GET", sync_path(id) .. "/schemas").json.data) do
+        local fields = json.array()
+        for j, f in ipairs(sc.fields) do fields[j] = { id = f.id, enabled = f.enabled, obfuscate = f.obfuscated } end
+        body.schemas[i] = { id = sc.id, enabled = sc.enabled, fields = fields, filters = sc.filters,
+          partition_key = sc.partition_key, tracking_field = sc.tracking_field,
+          data_cutoff_timestamp = sc.data_cutoff_timestamp, disable_data_cutoff = sc.disable_data_cutoff }
+      end
+      body.name = "renamed by round trip"
+      local res = put(id, body, version)
+      assert.equal(200, res.status, res.body)
+      local after = srv:state(id)
+      assert.same(before.schemas, after.schemas)
+      assert.equal("renamed by round trip", after.sync.name)
+      assert.are_not.equal(before.sync.updated_at, after.sync.updated_at)
+      for _, k in ipairs { "name", "updated_at", "updated_by" } do
+        before.sync[k], after.sync[k] = nil, nil
+      end
+      return before.sync, after.sync
+    end
+
+    it("changes nothing else when a 2025-09-18 client sends back all it read", function()
+      for _, id in ipairs { ORDERS, CRM, MARKETING } do
+        srv:reset()
+        local before, after = round_trip(id, V25)
+        assert.same(before, after)
+      end
+    end)
+
+    it("changes nothing else when a 2024-02-08 client sends back all it read", function()
+      for _, id in ipairs { CRM, MARKETING } do
+        srv:reset()
+        local before, after = round_trip(id, V24)
+        assert.same(before, after)
+      end
+    end)
+
+    it("loses additional schedules when a 2024-02-08 client sends back all it read", function()
+      local before, after = round_trip(ORDERS, V24)
+      assert.equal(2, #before.additional_schedules)
+      assert.equal(0, #after.additional_schedules)
+      before.additional_schedules, after.additional_schedules = nil, nil
+      assert.same(before, after)
+    end)
+
+    it("keeps a known additional schedule id and gives a new one a fresh id", function()
+      local b = minimal25()
+      b.additional_schedules = {
+        { id = seed.schedule_ids.orders_weekly, frequency = "weekly", day_of_week = "sunday", hour = "2",
+          minute = "0", resync_mode = "refetch" },
+        { frequency = "hourly", minute = "45" },
+      }
+      local res = put(ORDERS, b)
+      assert.equal(200, res.status)
+      local list = res.json.data.additional_schedules
+      assert.equal(2, #list)
+      assert.equal(seed.schedule_ids.orders_weekly, list[1].id)
+      assert.equal("2025-04-01T08:05:00Z", list[1].created_at)
+      -- Unchanged content keeps its update stamp too.
+      assert.equal("2025-05-20T11:12:13Z", list[1].updated_at)
+      assert.is_string(list[2].id)
+      assert.matches("^%x+%-%x+%-4%x+%-%x+%-%x+$", list[2].id)
+      assert.is_not.equal(seed.schedule_ids.orders_hourly, list[2].id)
+      assert.equal(list[2].created_at, list[2].updated_at)
+    end)
+
+    it("ignores organization_id in the body", function()
+      local b = minimal25()
+      b.organization_id = "99999999-0000-4000-8000-000000000000"
+      local res = put(ORDERS, b)
+      assert.equal(200, res.status)
+      assert.equal(seed.org_id, res.json.data.organization_id)
+    end)
+  end)
+
+  describe("PUT validation", function()
+    local function rejects(version, mutate, field)
+      local b = version == V24 and minimal24() or minimal25()
+      mutate(b)
+      local before = srv:state(ORDERS)
+      local res = put(ORDERS, b, version)
+      assert.equal(400, res.status, res.body)
+      assert.equal(400, res.json.status)
+      assert.equal(field, res.json.metadata.field)
+      assert.truthy(res.json.message:find(field, 1, true), res.json.message)
+      assert.same(before, srv:state(ORDERS)) -- nothing was written
+    end
+
+    it("names a missing required field", function()
+      for _, f in ipairs { "name", "mode", "default_schedule", "destination_configuration",
+        "destination_connection_id", "source_connection_id" } do
+        rejects(V25, function(b) b[f] = nil end, f)
+      end
+      rejects(V24, function(b) b.schedule = nil end, "schedule")
+      rejects(V25, function(b) b.default_schedule.frequency = nil end, "default_schedule.frequency")
+    end)
+
+    it("names a bad enum value", function()
+      rejects(V25, function(b) b.mode = "mirror" end, "mode")
+      rejects(V25, function(b) b.normalize_names = "yes" end, "normalize_names")
+      rejects(V25, function(b) b.automatically_add_new_fields = "some" end, "automatically_add_new_fields")
+      rejects(V25, function(b) b.default_schedule.frequency = "sometimes" end, "default_schedule.frequency")
+    end)
+
+    it("names a field of the other version or an unknown field", function()
+      rejects(V25, function(b) b.schedule = { frequency = "daily" } end, "schedule")
+      rejects(V25, function(b) b.discover = true end, "discover")
+      rejects(V24, function(b) b.default_schedule = { frequency = "daily" } end, "default_schedule")
+      rejects(V24, function(b) b.additional_schedules = json.array() end, "additional_schedules")
+      rejects(V25, function(b) b.id = ORDERS end, "id")
+      rejects(V25, function(b) b.default_schedule.created_at = "2025-01-01T00:00:00Z" end,
+        "default_schedule.created_at")
+    end)
+
+    it("names a field of the wrong type", function()
+      rejects(V25, function(b) b.concurrency_limit = "4" end, "concurrency_limit")
+      rejects(V25, function(b) b.concurrency_limit = 4.5 end, "concurrency_limit")
+      rejects(V25, function(b) b.active = "true" end, "active")
+      rejects(V25, function(b) b.policies = {} end, "policies") -- an object, not a list
+      rejects(V25, function(b) b.destination_configuration = json.array() end, "destination_configuration")
+      rejects(V25, function(b) b.default_schedule.hour = 6 end, "default_schedule.hour")
+      rejects(V25, function(b) b.source_connection_id = "pg" end, "source_connection_id")
+      rejects(V25, function(b) b.data_cutoff_timestamp = "yesterday" end, "data_cutoff_timestamp")
+      rejects(V25, function(b) b.name = null end, "name")
+    end)
+
+    it("rejects 4.0 where an integer is required", function()
+      local b = json.encode(minimal25()):gsub("^{", '{"concurrency_limit":4.0,')
+      local res = call("PUT", sync_path(ORDERS), { body = b })
+      assert.equal(400, res.status)
+      assert.equal("concurrency_limit", res.json.metadata.field)
+    end)
+
+    it("names unknown schema, field and schedule ids", function()
+      rejects(V25, function(b) b.schemas = { "public.nope" } end, "schemas[0]")
+      rejects(V25, function(b) b.schemas = { "public.orders", { id = "public.nope" } } end, "schemas[1].id")
+      rejects(V25, function(b) b.schemas = { { id = "public.orders", fields = { "id", { id = "nope" } } } } end,
+        "schemas[0].fields[1].id")
+      rejects(V25, function(b) b.schemas = { { id = "public.orders", fields = { "nope" } } } end,
+        "schemas[0].fields[0]")
+      rejects(V25, function(b)
+        b.schemas = { { id = "public.orders", filters = { { field_id = "nope", ["function"] = "IsNull" } } } }
+      end, "schemas[0].filters[0].field_id")
+      rejects(V25, function(b) b.additional_schedules = { { id = seed.unknown_id, frequency = "daily" } } end,
+        "additional_schedules[0].id")
+      rejects(V25, function(b) b.default_schedule.id = seed.schedule_ids.orders_hourly end, "default_schedule.id")
+    end)
+
+    it("rejects a body that is not a JSON object", function()
+      for _, body in ipairs { "", "{", "[]", "null" } do
+        local res = call("PUT", sync_path(ORDERS), { body = body })
+        assert.equal(400, res.status, body)
+        assert.equal(400, res.json.status)
+      end
+    end)
+  end)
+
+  describe("HTTP", function()
+    it("serves several requests over one keep-alive connection", function()
+      local c = assert(standin.connect(srv))
+      for _ = 1, 3 do
+        local res = assert(c:request("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY }))
+        assert.equal(200, res.status)
+        assert.is_nil(res.headers["connection"])
+      end
+      c:close()
+      assert.equal(1, srv:connections())
+      local reqs = srv:requests()
+      assert.equal(3, #reqs)
+      assert.equal(reqs[1].connection, reqs[2].connection)
+      assert.equal(reqs[1].connection, reqs[3].connection)
+    end)
+
+    it("counts one connection per client connection", function()
+      for _ = 1, 3 do call("GET", sync_path(ORDERS)) end
+      assert.equal(3, srv:connections())
+      local reqs = srv:requests()
+      assert.are_not.equal(reqs[1].connection, reqs[2].connection)
+    end)
+
+    it("closes the connection after Connection: close", function()
+      local c = assert(standin.connect(srv))
+      local res = assert(c:request("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY, Connection = "close" }))
+      assert.equal(200, res.status)
+      assert.equal("close", res.headers["connection"])
+      local more, err = c.sock:receive(1)
+      assert.is_nil(more)
+      assert.equal("closed", err)
+      c:close()
+    end)
+
+    it("answers pipelined requests in order", function()
+      local c = assert(standin.connect(srv))
+      local one = "GET " .. sync_path(ORDERS) .. " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. KEY .. "\r\n\r\n"
+      local two = "GET " .. sync_path(CRM) .. " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " .. KEY .. "\r\n\r\n"
+      assert(c:send_raw(one .. two))
+      assert.equal(ORDERS, json.decode(assert(c:receive()).body).data.id)
+      assert.equal(CRM, json.decode(assert(c:receive()).body).data.id)
+      c:close()
+    end)
+
+    it("sends 100 Continue for Expect: 100-continue, then reads the body", function()
+      local body = json.encode(minimal25())
+      local c = assert(standin.connect(srv))
+      assert(c:send("PUT", sync_path(ORDERS), {
+        Authorization = "Bearer " .. KEY, Expect = "100-continue", ["Content-Length"] = tostring(#body),
+      }))
+      local interim = assert(c:receive())
+      assert.equal(100, interim.status)
+      assert(c:send_raw(body))
+      local res = assert(c:receive())
+      assert.equal(200, res.status)
+      assert.equal("renamed", json.decode(res.body).data.name)
+      c:close()
+    end)
+
+    it("reads a chunked request body", function()
+      local body = json.encode(minimal25())
+      local half = math.floor(#body / 2)
+      local chunked = string.format("%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n",
+        half, body:sub(1, half), #body - half, body:sub(half + 1))
+      local c = assert(standin.connect(srv))
+      local res = assert(c:request("PUT", sync_path(ORDERS), {
+        Authorization = "Bearer " .. KEY, ["Transfer-Encoding"] = "chunked",
+      }, chunked))
+      assert.equal(200, res.status, res.body)
+      c:close()
+      assert.equal(body, srv:requests()[1].body)
+    end)
+  end)
+
+  describe("control API", function()
+    it("records each API request with lower-case headers and the raw body", function()
+      local body = json.encode(minimal25())
+      call("PUT", sync_path(ORDERS) .. "?x=1", { version = V25, body = body })
+      local reqs = srv:requests()
+      assert.equal(1, #reqs)
+      local r = reqs[1]
+      assert.equal("PUT", r.method)
+      assert.equal(sync_path(ORDERS), r.path)
+      assert.equal("x=1", r.query)
+      assert.equal(V25, r.headers["x-polytomic-version"])
+      assert.equal("Bearer " .. KEY, r.headers["authorization"])
+      assert.equal(body, r.body)
+      assert.is_number(r.connection)
+    end)
+
+    it("reset restores the seed and clears requests, script, delay and counters", function()
+      assert.equal(200, put(ORDERS, minimal25()).status)
+      srv:script { { status = 500 } }
+      srv:config { delay = 5 }
+      srv:reset()
+      assert.same(seed.build().syncs[ORDERS].name, srv:state(ORDERS).sync.name)
+      assert.same(seed.build().schemas[ORDERS], srv:state(ORDERS).schemas)
+      assert.equal(0, #srv:requests())
+      assert.equal(0, srv:connections())
+      -- No script and no delay left: this answers at once with the seed.
+      local c = assert(standin.connect(srv, 3))
+      local res = assert(c:request("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY }))
+      c:close()
+      assert.equal(200, res.status)
+      assert.equal("Orders warehouse replica", json.decode(res.body).data.name)
+    end)
+
+    it("answers scripted responses in order, records them, then behaves normally", function()
+      srv:script {
+        { status = 503, body = "upstream busy", headers = { ["Retry-After"] = "1" } },
+        { status = 429, body = '{"key":"rate_limited","message":"slow down","metadata":{},"status":429}' },
+      }
+      local c = assert(standin.connect(srv))
+      local h = { Authorization = "Bearer " .. KEY }
+      local r1 = assert(c:request("PUT", sync_path(ORDERS), h, json.encode(minimal25())))
+      assert.equal(503, r1.status)
+      assert.equal("upstream busy", r1.body)
+      assert.equal("1", r1.headers["retry-after"])
+      assert.equal(V25, r1.headers["x-polytomic-version"])
+      local r2 = assert(c:request("GET", sync_path(ORDERS), h))
+      assert.equal(429, r2.status)
+      assert.equal("rate_limited", json.decode(r2.body).key)
+      local r3 = assert(c:request("GET", sync_path(ORDERS), h))
+      assert.equal(200, r3.status)
+      c:close()
+      assert.equal(3, #srv:requests())
+      -- The scripted PUT did not change the sync.
+      assert.equal("Orders warehouse replica", srv:state(ORDERS).sync.name)
+    end)
+
+    it("can drop a connection without answering", function()
+      srv:script { { drop = true } }
+      local c = assert(standin.connect(srv))
+      assert(c:send("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY }))
+      local res, err = c:receive()
+      assert.is_nil(res)
+      assert.equal("closed", err)
+      c:close()
+      assert.equal(1, #srv:requests())
+    end)
+
+    it("state answers 404 for an unknown sync", function()
+      assert.is_nil(srv:state(seed.unknown_id))
+    end)
+
+    it("rejects a malformed script", function()
+      local status = srv:control("POST", "/_standin/script", '{"responses":[{"status":"x"}]}')
+      assert.equal(400, status)
+    end)
+  end)
+
+  -- Non-blocking is shown by order, not by time: a request sent later, with no
+  -- delay, is answered while a delayed one is still waiting.
+  describe("delays", function()
+    local function readable(c)
+      local r = socket.select({ c.sock }, nil, 0)
+      return r[c.sock] ~= nil
+    end
+
+    local function wait_for_requests(n)
+      for _ = 1, 500 do
+        if #srv:requests() >= n then return end
+        socket.sleep(0.01)
+      end
+      error("the server never recorded " .. n .. " requests")
+    end
+
+    it("a scripted delay holds only its own connection", function()
+      srv:script { { status = 200, body = '{"slow":true}', delay = 1 } }
+      local slow = assert(standin.connect(srv))
+      assert(slow:send("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY }))
+      wait_for_requests(1)
+      local fast = assert(standin.connect(srv))
+      local res = assert(fast:request("GET", sync_path(CRM), { Authorization = "Bearer " .. KEY }))
+      fast:close()
+      assert.equal(200, res.status)
+      assert.equal(CRM, json.decode(res.body).data.id)
+      assert.is_false(readable(slow))
+      local late = assert(slow:receive())
+      slow:close()
+      assert.equal('{"slow":true}', late.body)
+    end)
+
+    it("a configured delay applies to every API response without blocking others", function()
+      srv:config { delay = 1 }
+      local a = assert(standin.connect(srv))
+      local b = assert(standin.connect(srv))
+      assert(a:send("GET", sync_path(ORDERS), { Authorization = "Bearer " .. KEY }))
+      wait_for_requests(1)
+      assert(b:send("GET", sync_path(CRM), { Authorization = "Bearer " .. KEY }))
+      wait_for_requests(2)
+      -- Both were received and neither is answered yet: both are waiting at once.
+      assert.is_false(readable(a))
+      assert.is_false(readable(b))
+      assert.equal(200, assert(a:receive()).status)
+      assert.equal(200, assert(b:receive()).status)
+      a:close()
+      b:close()
+    end)
+  end)
+
+  describe("process", function()
+    it("stops on POST /_standin/shutdown and on stop()", function()
+      local other = standin.start()
+      finally(function() other:stop() end)
+      local status = other:control("POST", "/_standin/shutdown", "")
+      assert.equal(200, status)
+      local closed = false
+      for _ = 1, 300 do
+        local c = standin.connect(other, 1)
+        if not c then closed = true break end
+        c:close()
+        socket.sleep(0.01)
+      end
+      assert.is_true(closed)
+
+      local third = standin.start()
+      third:stop()
+      assert.is_nil(standin.connect(third, 1))
+    end)
+  end)
+end)
