@@ -373,6 +373,41 @@ describe("core.http", function()
     end)
 
     if _VERSION == "Lua 5.4" then
+      -- Building the results allocates, which may run finalizers; one that
+      -- closes the client must not free the buffers being read (valgrind
+      -- and ASan runs of this spec catch it if it does).
+      it("survives a finalizer closing it while the results are built", function()
+        local lines = {}
+        for i = 1, 200 do lines[i] = "X-H" .. i .. ": value-" .. i end
+        local srv = start{ { status = 200, headers = lines, body = string.rep("b", 5000) } }
+        local h = client()
+        local url = srv.url .. "/"
+        local inside, ran_inside = false, false
+        collectgarbage("collect")
+        collectgarbage("stop")
+        for _ = 1, 50 do
+          setmetatable({}, { __gc = function()
+            if inside then ran_inside = true end
+            h:close()
+            pcall(h.perform, h, "GET", url)
+          end })
+        end
+        collectgarbage("incremental", 1, 1000)   -- a new cycle at almost every allocation
+        collectgarbage("restart")
+        inside = true
+        local ok, status, headers, body = pcall(h.perform, h, "GET", url)
+        inside = false
+        collectgarbage("incremental", 200, 100)
+        collectgarbage("collect")
+        assert.is_true(ok)
+        assert.is_true(ran_inside)
+        assert.are.equal(200, status)
+        assert.are.equal("value-1", headers["x-h1"])
+        assert.are.equal("value-200", headers["x-h200"])
+        assert.are.equal(5000, #body)
+        assert.are.equal("bulksync.http (closed)", tostring(h))
+      end)
+
       it("closes as a to-be-closed variable", function()
         local chunk = assert(load([[
           local core = ...

@@ -360,6 +360,11 @@ typedef struct bs_http {
     bs_xfer       xfer;
     unsigned long requests;
     int           open;
+    /* Set while the results are pushed from the transfer's buffers: an
+     * allocation there may run a finalizer, and one that calls h:close()
+     * or h:perform() must not free or reuse those buffers under us. */
+    int           busy;
+    int           close_pending;
 } bs_http;
 
 /* libcurl's global setup is per process and, before 7.84, not thread-safe:
@@ -383,7 +388,7 @@ static void http_release(bs_http *h)
 static bs_http *check_http(lua_State *L)
 {
     bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
-    if (!h->open) {
+    if (!h->open || h->close_pending) {
         lua_pushliteral(L, CLOSED_MESSAGE);
         lua_error(L);
     }
@@ -409,6 +414,23 @@ static const char *header_problem(const char *s, size_t n)
         if (is_space(s[i]))
             return "header line must look like 'Name: value'";
     return NULL;
+}
+
+/* The header line at t[i] if it is still a usable one. Checked again when
+ * the list is built, because a finalizer running between the check and the
+ * build could have changed the table. */
+static const char *line_at(lua_State *L, int t, int i)
+{
+    const char *s = NULL;
+    size_t len;
+    lua_rawgeti(L, t, i);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        s = lua_tolstring(L, -1, &len);
+        if (header_problem(s, len))
+            s = NULL;
+    }
+    lua_pop(L, 1);   /* the string stays alive: the table still holds it */
+    return s;
 }
 
 static int is_content_type(const char *s, size_t n)
@@ -559,13 +581,9 @@ int bs_http_new(lua_State *L)
     for (i = 1; i <= nheaders + 1; i++) {
         struct curl_slist *l;
         const char *line = "Expect:";   /* never wait for 100-continue */
-        if (i <= nheaders) {
-            lua_rawgeti(L, hidx, i);
-            line = lua_tostring(L, -1);
-        }
+        if (i <= nheaders && (line = line_at(L, hidx, i)) == NULL)
+            luaL_error(L, "bulksync.http: the headers list changed while in use");
         l = curl_slist_append(h->conf.headers, line);
-        if (i <= nheaders)
-            lua_pop(L, 1);
         if (l == NULL)
             luaL_error(L, "bulksync.http: out of memory");
         h->conf.headers = l;
@@ -596,12 +614,14 @@ static int http_perform(lua_State *L)
     bs_http *h = check_http(L);
     bs_xfer *x = &h->xfer;
     bs_request r;
-    int nextra = 0, ctype = h->conf.has_content_type, i;
+    int nextra = 0, ctype = h->conf.has_content_type, i, nret;
     const char *ctype_line = NULL;
     size_t url_len;
     CURLcode rc;
 
     /* All checks (which may raise) come first. */
+    if (h->busy)   /* only a finalizer can get here while results are pushed */
+        return luaL_error(L, "bulksync: client is busy");
     r.method = check_method(L, 2);
     r.url = luaL_checklstring(L, 3, &url_len);
     if (strlen(r.url) != url_len)
@@ -638,16 +658,15 @@ static int http_perform(lua_State *L)
         for (s = x->headers; s && ok; s = s->next)
             ok = xfer_add_header(x, s->data);
         for (i = 1; i <= nextra && ok; i++) {
-            lua_rawgeti(L, 5, i);
-            ok = xfer_add_header(x, lua_tostring(L, -1));
-            lua_pop(L, 1);
+            const char *line = line_at(L, 5, i);
+            ok = line != NULL && xfer_add_header(x, line);
         }
         if (ok && ctype_line)
             ok = xfer_add_header(x, ctype_line);
         if (!ok) {
             curl_slist_free_all(x->request_headers);
             x->request_headers = NULL;
-            return luaL_error(L, "bulksync.http: out of memory");
+            return luaL_error(L, "bulksync.http: out of memory or extra headers changed");
         }
     }
 
@@ -656,7 +675,14 @@ static int http_perform(lua_State *L)
         rc = curl_easy_perform(x->easy);
     xfer_finish(x);
     h->requests++;
-    return xfer_push_result(L, x, rc);
+    /* An error raised while pushing (out of memory) leaves busy set: the
+     * client then refuses further use, and __gc still frees it. */
+    h->busy = 1;
+    nret = xfer_push_result(L, x, rc);
+    h->busy = 0;
+    if (h->close_pending)
+        http_release(h);
+    return nret;
 }
 
 /* h:info() -> what curl measured for the last transfer. connects is the
@@ -697,18 +723,30 @@ static int http_info(lua_State *L)
     return 1;
 }
 
-/* close, __gc and __close: releases everything once; later calls do nothing. */
+/* close and __close: release everything once; later calls do nothing.
+ * While results are being pushed, the release waits for perform to end. */
 static int http_close(lua_State *L)
 {
     bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
-    http_release(h);
+    if (h->busy)
+        h->close_pending = 1;
+    else
+        http_release(h);
+    return 0;
+}
+
+/* __gc: an unreachable client cannot be inside perform, so it is always
+ * safe to release (even if an earlier error left busy set). */
+static int http_gc(lua_State *L)
+{
+    http_release((bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT));
     return 0;
 }
 
 static int http_tostring(lua_State *L)
 {
     bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
-    if (h->open)
+    if (h->open && !h->close_pending)
         lua_pushfstring(L, "%s (%p)", BS_HTTP_MT, (void *)h);
     else
         lua_pushfstring(L, "%s (closed)", BS_HTTP_MT);
@@ -725,7 +763,7 @@ static const luaL_Reg http_methods[] = {
 };
 
 static const luaL_Reg http_meta[] = {
-    { "__gc",       http_close },
+    { "__gc",       http_gc },
     { "__close",    http_close },   /* Lua 5.4 to-be-closed; unused before */
     { "__tostring", http_tostring },
     { NULL, NULL }
