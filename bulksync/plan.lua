@@ -125,23 +125,14 @@ local function unwrap_sync(sync)
   return sync
 end
 
--- A selected schema of the listing as a SchemaConfiguration: every field
--- listed with its enabled/obfuscate flags, so those choices survive a PUT.
-local function schema_configuration(s, schemas_field)
-  local item = schemas_field.items
-  local cfg = project(s, item, RENAME)
-  if type(cfg) == "table" and item and item.by_name and item.by_name.enabled then
-    cfg.enabled = true
-  end
-  return cfg
-end
-
+-- The selected schemas of the listing as SchemaConfigurations, each with
+-- every field and its enabled/obfuscate flags, so those choices survive a PUT.
 local function schemas_body(list, schemas_field)
   local out = setmetatable({}, array_mt)
   for _, s in ipairs(unwrap_list(list)) do
     -- A full replacement deselects a schema by not listing it.
     if type(s) == "table" and s.enabled == true then
-      out[#out + 1] = schema_configuration(s, schemas_field)
+      out[#out + 1] = project(s, schemas_field.items, RENAME)
     end
   end
   return out
@@ -235,8 +226,18 @@ local function equal(a, b, depth)
   return true
 end
 
+local function is_empty_list(v)
+  return type(v) == "table" and next(v) == nil
+end
+
+-- Would omitting the field lose nothing? For a nullable field, missing, null
+-- and (for lists) an empty list all mean "none", so a reset between them
+-- loses no data and is not worth a warning.
 local function same_as_reset(current, f)
-  if f.nullable and is_none(current) and is_none(f.reset) then return true end
+  if f.nullable and is_none(current)
+      and (is_none(f.reset) or (f.type == "list" and is_empty_list(f.reset))) then
+    return true
+  end
   return current ~= nil and equal(current, f.reset)
 end
 

@@ -223,6 +223,15 @@ describe("bulksync.plan", function()
       for _, f in ipairs(orders.fields) do assert.is_nil(f.obfuscated) end
     end)
 
+    it("leaves out nested nulls the request cannot carry (filters: null in the listing)", function()
+      local list = schemas_list()
+      list[1].filters = null
+      local body = assert(plan.to_update(sync_2025(), { schemas = list }))
+      assert.is_nil(body.schemas[1].filters)
+      assert.equal(null, body.schemas[1].data_cutoff_timestamp)
+      assert_valid(body, V2025)
+    end)
+
     it("accepts the {data = ...} envelopes", function()
       local body = assert(plan.to_update({ data = sync_2025() }, { schemas = { data = schemas_list() } }))
       assert.equal("Orders to warehouse", body.name)
@@ -253,6 +262,24 @@ describe("bulksync.plan", function()
       assert.is_nil(body)
       assert.equal("default_schedule", problems[1].path)
       assert.matches(V2024, problems[1].problem, 1, true)
+    end)
+
+    it("round-trips a decoded GET response into JSON with its nulls and empty lists", function()
+      local json = [[{"data":{"id":"]] .. SYNC_ID .. [[","name":"Orders","mode":"snapshot",
+        "source_connection_id":"]] .. SRC_ID .. [[","destination_connection_id":"]] .. DST_ID .. [[",
+        "destination_configuration":{"schema":"analytics","tags":[]},
+        "default_schedule":{"id":"]] .. SCHED_ID .. [[","frequency":"manual","created_at":"2025-01-02T03:04:05Z"},
+        "additional_schedules":[],"policies":[],"concurrency_limit":null,"normalize_names":"disabled",
+        "created_at":"2025-01-02T03:04:05Z"}}]]
+      local body = assert(plan.to_update(assert(core.decode(json))))
+      local text = assert(core.encode(body, V2025))
+      assert.truthy(text:find('"additional_schedules":[]', 1, true))
+      assert.truthy(text:find('"policies":[]', 1, true))
+      assert.truthy(text:find('"tags":[]', 1, true))
+      assert.truthy(text:find('"concurrency_limit":null', 1, true))
+      assert.truthy(text:find('"normalize_names":"disabled"', 1, true))
+      assert.is_nil(text:find("created_at", 1, true))
+      assert.truthy(text:find(SCHED_ID, 1, true))
     end)
 
     it("builds a body that validates, version 2025-09-18", function()
@@ -367,6 +394,17 @@ describe("bulksync.plan", function()
       assert.matches("current selection unknown", e.note, 1, true)
     end)
 
+    it("does not warn about resets that lose nothing", function()
+      local s = sync_2025()
+      s.additional_schedules, s.policies, s.concurrency_limit = null, null, nil
+      local p = plan.diff(s, careless(), { schemas = schemas_list() })
+      assert.equal("keep", entry_of(p, "additional_schedules").action)
+      assert.equal("keep", entry_of(p, "policies").action)
+      assert.equal("keep", entry_of(p, "concurrency_limit").action)
+      s.policies = A {}
+      assert.equal("keep", entry_of(plan.diff(s, careless()), "policies").action)
+    end)
+
     it("has one entry per schema field, in schema order", function()
       local schema = core.schema(V2025)
       local p = plan.diff(sync_2025(), careless())
@@ -426,6 +464,16 @@ describe("bulksync.plan", function()
       assert.equal(0, p.resets)
     end)
 
+    it("resets schemas when a field is disabled or obfuscated", function()
+      local body = assert(plan.to_update(sync_2025()))
+      local list = all_selected_list()
+      list[1].fields[1].enabled = false
+      assert.equal("reset", entry_of(plan.diff(sync_2025(), body, { schemas = list }), "schemas").action)
+      list = all_selected_list()
+      list[1].fields[1].obfuscated = true
+      assert.equal("reset", entry_of(plan.diff(sync_2025(), body, { schemas = list }), "schemas").action)
+    end)
+
     it("resets schemas, saying so, when the current selection is unknown", function()
       local body = assert(plan.to_update(sync_2025()))
       local p = plan.diff(sync_2025(), body)
@@ -440,6 +488,7 @@ describe("bulksync.plan", function()
       local text = tostring(p)
       assert.equal(text, plan.render(p))
       assert.matches('RESET%s+automatically_add_new_fields%s+"none" %-> "all"', text)
+      assert.matches("(" .. core.schema(V2025).by_name.automatically_add_new_fields.reset_note .. ")", text, 1, true)
       assert.matches("RESET%s+normalize_names", text)
       assert.matches("RESET%s+policies", text)
       assert.matches("RESET%s+schemas", text)
