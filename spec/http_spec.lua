@@ -460,6 +460,9 @@ describe("core.http", function()
       assert.is_truthy(creation_error{ max_response_size = 1.5 }:find("max_response_size", 1, true))
       assert.is_truthy(creation_error{ ca_file = true }:find("ca_file", 1, true))
       assert.is_truthy(creation_error{ verify = false }:find("unknown option verify", 1, true))
+      local err = creation_error{ [AUTH] = true }
+      assert.is_truthy(err:find("unknown option", 1, true))
+      assert.is_nil(err:find("Bearer", 1, true))
     end)
 
     it("refuses unsupported methods and a body on GET", function()

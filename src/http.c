@@ -496,6 +496,16 @@ static long seconds_to_ms(double s)
     return ms;
 }
 
+static int is_identifier(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (i >= 32 || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return 0;
+    return i > 0;
+}
+
 static const char *const known_options[] = {
     "headers", "timeout", "connect_timeout", "ca_file", "max_response_size", NULL
 };
@@ -523,14 +533,13 @@ int bs_http_new(lua_State *L)
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         const char *const *k;
+        const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         int ok = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (k = known_options; *k && !ok; k++)
-                ok = strcmp(*k, lua_tostring(L, -2)) == 0;
-        if (!ok)
-            luaL_error(L, "bulksync.http: unknown option%s%s",
-                       lua_type(L, -2) == LUA_TSTRING ? " " : "",
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "");
+        for (k = known_options; name && *k && !ok; k++)
+            ok = strcmp(*k, name) == 0;
+        if (!ok)   /* a key is echoed only if it looks like a name, not like a secret */
+            luaL_error(L, "bulksync.http: unknown option %s",
+                       name && is_identifier(name) ? name : "(not shown)");
         lua_pop(L, 1);
     }
 
@@ -637,7 +646,7 @@ static int http_perform(lua_State *L)
         nextra = check_header_list(L, 5, "extra headers", &ctype);
     }
     lua_settop(L, 5);                   /* keeps url and body alive during the transfer */
-    luaL_checkstack(L, 4, "bulksync.http: stack overflow");
+    luaL_checkstack(L, 8, "bulksync.http: stack overflow");   /* what the results need */
 
     /* PUT/POST/PATCH always send a body (maybe empty, with Content-Length: 0);
      * DELETE only when given one. Without a Content-Type of the caller's,
