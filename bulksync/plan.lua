@@ -407,7 +407,9 @@ function plan.render(p)
   }
   for _, e in ipairs(shown) do
     local to = e.to
-    local to_text = (to == nil and e.action == "reset") and "(server default)" or show(to)
+    -- A reset with no body value (schemas, a missing required field): the
+    -- note says what the server does.
+    local to_text = to == nil and "(omitted)" or show(to)
     local from_text
     if e.from ~= nil then
       from_text = show(e.from)
