@@ -488,6 +488,36 @@ describe("schema: value types", function()
     check(function(b) b.schemas[2].fields = { id = "x" } end, "schemas[2].fields", "must be a list, got object")
   end)
 
+  it("walks a list built out of order in index order, reporting each item once", function()
+    local body = minimal_2025()
+    -- keys in a constructor go to the hash part: PUC Lua traverses these
+    -- out of order (3, 1, 2 on 5.4)
+    body.policies = { [3] = UUID2, [2] = "bad", [1] = UUID1 }
+    local _, list = problems(body)
+    assert.are.equal(1, #list)
+    assert.are.equal("policies[2]", list[1].path)
+    body.policies[2] = UUID1
+    local json = assert(core.encode(body, V25))
+    assert.are.same({ UUID1, UUID1, UUID2 }, cjson.decode(json).policies)
+    -- items walked before the list turns out not to be one are not reported
+    check(function(b) b.policies = { "bad", "worse", extra = 1 } end, "policies", "must be a list, got object")
+  end)
+
+  it("puts the JSON writer's problems at the value's path, once", function()
+    local body = full_2025()
+    body.name = "bad \255 byte"
+    body.schemas[1] = "users\254"
+    body.destination_configuration.nested.a[2] = 0 / 0
+    body.schemas[2].filters[2].value = 1 / 0
+    body.schemas[2].filters[1].value[2] = { deep = -1 / 0 }
+    local by_path, list = problems(body)
+    assert.are.equal(5, #list)
+    for _, path in ipairs({ "name", "schemas[1]", "destination_configuration.nested.a[2]",
+                            "schemas[2].filters[2].value", "schemas[2].filters[1].value[2].deep" }) do
+      assert.are.equal(1, #assert(by_path[path], path))
+    end
+  end)
+
   it("objects are tables with string keys", function()
     check(function(b) b.default_schedule = { "daily" } end, "default_schedule", "must be an object, got list")
     check(function(b) b.default_schedule = "daily" end, "default_schedule", "must be an object, got string")

@@ -321,35 +321,100 @@ const char *const *bs_schema_versions(void)
 }
 
 /* ===================== INDEX =====================
- * Per Lua state, one table per object mapping a field name to its 1-based
- * position, kept in the registry. A key is then found with one hash lookup
- * of an already interned string, instead of comparing it with every name. */
+ * Finding a key's field must cost less than encoding it: a small open-
+ * addressing hash per object, keyed on the length and three bytes of the
+ * name and confirmed with memcmp. It is built once per Lua state into a
+ * userdata kept in the registry (the descriptors are const data), so a
+ * lookup makes no Lua API call and compares at most a name or two. */
+
+#define SLOTS 64   /* power of two, well above MAX_FIELDS */
+
+typedef struct lookup {
+    unsigned char slot[SLOTS];        /* by name hash: 1-based field position; 0 = empty */
+    unsigned char len[MAX_FIELDS];    /* name lengths */
+    unsigned char pslot[SLOTS];       /* the same, by address of the interned name */
+    const char   *interned[MAX_FIELDS];
+} lookup;
+
+typedef struct index_ud {
+    lookup obj[sizeof all_objects / sizeof all_objects[0]];   /* by object id */
+} index_ud;
 
 static const char index_key = 0;   /* only its address is used */
 
-static void push_index(lua_State *L)
+static unsigned key_hash(const char *s, size_t n)
 {
-    int i, j;
+    const unsigned char *u = (const unsigned char *)s;
+    return ((unsigned)n * 7u + u[0] * 3u + u[n / 2] * 5u + u[n - 1]) & (SLOTS - 1);
+}
+
+static unsigned ptr_hash(const char *p)
+{
+    size_t a = (size_t)p;
+    return (unsigned)(a >> 4 ^ a >> 10) & (SLOTS - 1);
+}
+
+static const index_ud *get_index(lua_State *L)
+{
+    index_ud *ix;
+    int i, j, names;
     lua_pushlightuserdata(L, (void *)&index_key);
     lua_rawget(L, LUA_REGISTRYINDEX);
-    if (lua_istable(L, -1))
-        return;
-    lua_pop(L, 1);
-    lua_createtable(L, COUNT(all_objects), 0);
+    ix = (index_ud *)lua_touserdata(L, -1);
+    lua_pop(L, 1);   /* the registry keeps it alive */
+    if (ix)
+        return ix;
+    ix = (index_ud *)bs_newudata(L, sizeof *ix);
+    memset(ix, 0, sizeof *ix);
+    /* Lua interns short strings (all of them on 5.1 and LuaJIT) and never
+     * moves an object: with the names kept alive here, a key equal to a
+     * name is that very string, and is found by its address alone. */
+    lua_newtable(L);
+    names = lua_gettop(L);
     for (i = 1; i < COUNT(all_objects); i++) {
         const object *o = all_objects[i];
+        lookup *lk = &ix->obj[i];
         if (o->id != i || o->nfields > MAX_FIELDS)
             luaL_error(L, "bulksync: object table %s is inconsistent", o->title);
-        lua_createtable(L, 0, o->nfields);
         for (j = 0; j < o->nfields; j++) {
-            lua_pushinteger(L, j + 1);
-            lua_setfield(L, -2, o->fields[j]->name);
+            const char *name = o->fields[j]->name;
+            size_t n = strlen(name);
+            unsigned h = key_hash(name, n);
+            while (lk->slot[h])
+                h = (h + 1) & (SLOTS - 1);
+            lk->slot[h] = (unsigned char)(j + 1);
+            lk->len[j] = (unsigned char)n;
+            lua_pushstring(L, name);
+            lk->interned[j] = lua_tostring(L, -1);
+            lua_rawseti(L, names, (int)bs_rawlen(L, names) + 1);
+            for (h = ptr_hash(lk->interned[j]); lk->pslot[h]; h = (h + 1) & (SLOTS - 1))
+                ;
+            lk->pslot[h] = (unsigned char)(j + 1);
         }
-        lua_rawseti(L, -2, i);
     }
+    bs_setuservalue(L, names - 1);
     lua_pushlightuserdata(L, (void *)&index_key);
-    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
     lua_rawset(L, LUA_REGISTRYINDEX);
+    return ix;
+}
+
+/* 1-based position of the field named s in o, 0 if none. */
+static int find_field(const lookup *lk, const object *o, const char *s, size_t n)
+{
+    unsigned h;
+    int pos;
+    for (h = ptr_hash(s); (pos = lk->pslot[h]) != 0; h = (h + 1) & (SLOTS - 1))
+        if (lk->interned[pos - 1] == s)
+            return pos;
+    /* Not one of the interned names: a long string (Lua 5.2+ does not
+     * intern those), or no field at all. */
+    if (n == 0 || n > 255)
+        return 0;
+    for (h = key_hash(s, n); (pos = lk->slot[h]) != 0; h = (h + 1) & (SLOTS - 1))
+        if (lk->len[pos - 1] == n && memcmp(o->fields[pos - 1]->name, s, n) == 0)
+            return pos;
+    return 0;
 }
 
 /* ===================== CHECKS ===================== */
@@ -505,34 +570,125 @@ static const field *field_named(const object *o, const char *key, size_t len)
     return NULL;
 }
 
-/* ===================== WALKER ===================== */
+/* ===================== WALKER =====================
+ * The path of the value being walked is kept as a chain of segments (a key
+ * still on the Lua stack, or a list position) and spelled out into c->path
+ * only when a problem is reported: a body with thousands of schemas formats
+ * no index unless something is wrong in it. */
+
+typedef struct seg {
+    const char  *key;     /* NULL: a list position */
+    size_t       len;
+    lua_Integer  index;
+} seg;
 
 typedef struct walk {
     bs_ctx           *c;
     lua_State        *L;
     bs_buf           *out;     /* NULL: validate only */
-    int               index;   /* stack slot of the name indexes */
-    int               stop;    /* too deep: the rest would only repeat it */
+    const index_ud   *index;
     const bs_version *v;
+    int               stop;    /* too deep: the rest would only repeat it */
+    int               nseg;
+    seg               segs[BS_MAX_DEPTH + 4];
 } walk;
 
 /* Walking on would add nothing useful. */
 #define STOPPED(w) ((w)->stop || (w)->c->nproblems > BS_MAX_PROBLEMS)
 
+/* Segments are pushed at most once per nesting level, and the depth limit
+ * bounds those; the guard only keeps a bug from writing past the array. */
+#define SEG_CAP ((int)(sizeof ((walk *)0)->segs / sizeof (seg)))
+#define PUSH_KEY(w, k, n) \
+    ((w)->nseg < SEG_CAP ? ((w)->segs[(w)->nseg].key = (k), (w)->segs[(w)->nseg].len = (n), 0) : 0, \
+     (w)->nseg++)
+#define PUSH_INDEX(w, i) \
+    ((w)->nseg < SEG_CAP ? ((w)->segs[(w)->nseg].key = NULL, (w)->segs[(w)->nseg].index = (i), 0) : 0, \
+     (w)->nseg++)
+#define POP_SEG(w) ((w)->nseg--)
+
+static void sync_path(walk *w)
+{
+    int i, n = w->nseg < SEG_CAP ? w->nseg : SEG_CAP;
+    bs_path_restore(w->c, 0);
+    for (i = 0; i < n; i++) {
+        if (w->segs[i].key)
+            bs_path_key(w->c, w->segs[i].key, w->segs[i].len);
+        else
+            bs_path_index(w->c, w->segs[i].index);
+    }
+}
+
+#define REPORT(w, ...) (sync_path(w), bs_report((w)->c, __VA_ARGS__))
+
 static void walk_value(walk *w, const field *f, int i);
 
 #define OUT_LIT(w, s) bs_buf_addlit((w)->L, (w)->out, s)
+/* Most writes are one byte into a buffer that already has room. */
+#define OUT_CHAR(w, ch) \
+    ((w)->out->len < (w)->out->cap ? (void)((w)->out->data[(w)->out->len++] = (ch)) \
+                                   : bs_buf_addchar((w)->L, (w)->out, (ch)))
 
 /* Writes "s" for text already known to need no escaping (enum values,
  * UUIDs, date-times that passed their checks). */
 static void out_plain_string(walk *w, const char *s, size_t n)
 {
     bs_buf *b = w->out;
-    bs_buf_reserve(w->L, b, n + 2);
+    if (b->cap - b->len < n + 2)
+        bs_buf_reserve(w->L, b, n + 2);
     b->data[b->len++] = '"';
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len++] = '"';
+}
+
+/* The JSON writer reports at c->path, spelled out only when it did. */
+static void repath(walk *w, int before)
+{
+    bs_ctx *c = w->c;
+    int i;
+    sync_path(w);
+    for (i = before + 1; i <= c->nproblems && i <= BS_MAX_PROBLEMS; i++) {
+        lua_rawgeti(w->L, c->problems, i);
+        lua_pushlstring(w->L, c->path, c->pathlen);
+        lua_setfield(w->L, -2, "path");
+        lua_pop(w->L, 1);
+    }
+}
+
+/* A JSON string of any text: the JSON writer checks UTF-8 and escapes. */
+static void out_string(walk *w, const char *s, size_t n)
+{
+    int before = w->c->nproblems;
+    if (!bs_json_string(w->c, s, n) && w->c->nproblems != before)
+        repath(w, before);
+}
+
+/* Any value (filter values, free-form maps). Problems inside a table get
+ * paths built on c->path, which is not spelled out yet: rare, so rather
+ * than spelling it out for every value, drop what was reported and walk
+ * that value once more with the path in place (no output: there are
+ * problems, so the JSON is thrown away anyway). */
+static void out_value(walk *w, int i)
+{
+    bs_ctx *c = w->c;
+    bs_buf *out = c->out;
+    int before = c->nproblems, k;
+    if (bs_json_value(c, i) || c->nproblems == before)
+        return;
+    if (lua_type(w->L, i) != LUA_TTABLE) {
+        repath(w, before);
+        return;
+    }
+    for (k = before + 1; k <= c->nproblems && k <= BS_MAX_PROBLEMS; k++) {
+        lua_pushnil(w->L);
+        lua_rawseti(w->L, c->problems, k);
+    }
+    c->nproblems = before;
+    sync_path(w);
+    c->out = NULL;
+    bs_json_value(c, i);
+    c->out = out;
 }
 
 static const char *table_kind(lua_State *L, int i)
@@ -593,10 +749,10 @@ static void wrong_type(walk *w, const field *f, int i)
 {
     char buf[512];
     if (f->type == T_STRING && (f->flags & F_PART))
-        bs_report(w->c, "must be a string (schedule parts are strings, e.g. \"05\"), got %s",
-                  got_type(w->L, i));
+        REPORT(w, "must be a string (schedule parts are strings, e.g. \"05\"), got %s",
+               got_type(w->L, i));
     else
-        bs_report(w->c, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
+        REPORT(w, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
 }
 
 /* A string of the right type whose text is wrong: quote it (cut if long). */
@@ -604,24 +760,18 @@ static void wrong_text(walk *w, const field *f, const char *s, size_t n, const c
 {
     char buf[512];
     int shown = n > 60 ? 60 : (int)n;
-    bs_report(w->c, "must be %s, got \"%.*s%s\"%s%s%s", expected(f, buf, sizeof buf),
-              shown, s, n > 60 ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
+    REPORT(w, "must be %s, got \"%.*s%s\"%s%s%s", expected(f, buf, sizeof buf),
+           shown, s, n > 60 ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
 }
 
 static int enter(walk *w)
 {
-    bs_ctx *c = w->c;
-    if (c->depth >= BS_MAX_DEPTH) {
-        bs_report(c, "nested deeper than %d levels (does a table contain itself?)", BS_MAX_DEPTH);
+    if (w->c->depth >= BS_MAX_DEPTH) {
+        REPORT(w, "nested deeper than %d levels (does a table contain itself?)", BS_MAX_DEPTH);
         w->stop = 1;
         return 0;
     }
-    if (!lua_checkstack(w->L, 8)) {
-        bs_report(c, "nested too deeply for the Lua stack");
-        w->stop = 1;
-        return 0;
-    }
-    c->depth++;
+    w->c->depth++;
     return 1;
 }
 
@@ -633,111 +783,100 @@ static void unknown_field(walk *w, const object *o, const char *key, size_t len,
         /* Names the other versions have, from their own tables. */
         for (i = 0; i < COUNT(versions); i++)
             if (&versions[i] != w->v && field_named(versions[i].body, key, len)) {
-                bs_report(w->c, "`%s` belongs to API version %s, not %s",
-                          w->c->path, versions[i].name, w->v->name);
+                REPORT(w, "`%s` belongs to API version %s, not %s",
+                       w->c->path, versions[i].name, w->v->name);
                 return;
             }
     }
     if ((f = closest(o, key, len)) != NULL) {
-        bs_report(w->c, "unknown field; did you mean `%s`?", f->name);
+        REPORT(w, "unknown field; did you mean `%s`?", f->name);
         return;
     }
     if (root) {
         for (i = 0; i < COUNT(versions); i++)
             if (&versions[i] != w->v && (f = closest(versions[i].body, key, len)) != NULL) {
-                bs_report(w->c, "unknown field; did you mean `%s`? It belongs to API version %s, not %s",
-                          f->name, versions[i].name, w->v->name);
+                REPORT(w, "unknown field; did you mean `%s`? It belongs to API version %s, not %s",
+                       f->name, versions[i].name, w->v->name);
                 return;
             }
     }
-    bs_report(w->c, "unknown field");
+    REPORT(w, "unknown field");
 }
 
-/* The table at t should be an object but has a key k (at kidx) that is not a string. */
+/* The table at t should be an object: it is a list, or has a key (at kidx,
+ * or none) that is not a string. */
 static void not_an_object(walk *w, int t, int kidx, int root)
 {
     char got[64];
     const char *kind = table_kind(w->L, t);
-    if (kind[0] != 'l')
+    if (kind[0] != 'l' && kidx)
         snprintf(got, sizeof got, "a table with a %s key", luaL_typename(w->L, kidx));
     else
         snprintf(got, sizeof got, "%s", kind);
     if (root)
-        bs_report(w->c, "body must be a table with string keys, got %s", got);
+        REPORT(w, "body must be a table with string keys, got %s", got);
     else
-        bs_report(w->c, "must be an object, got %s", got);
+        REPORT(w, "must be an object, got %s", got);
 }
 
 /* Required fields, and with strict, every optional top-level field that a
  * full replacement would reset. */
 static void check_missing(walk *w, const object *o, unsigned long seen, int root)
 {
-    bs_ctx *c = w->c;
     int j;
     for (j = 0; j < o->nfields; j++) {
         const field *f = o->fields[j];
-        size_t old;
         if (seen & (1UL << j))
             continue;
         if (f->flags & F_REQUIRED) {
-            old = bs_path_key(c, f->name, strlen(f->name));
-            bs_report(c, "is required");
-            bs_path_restore(c, old);
-        } else if (root && c->strict && !(f->flags & F_KEPT)) {
-            old = bs_path_key(c, f->name, strlen(f->name));
-            bs_report(c, "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
-                      f->note ? f->note : "server default");
-            bs_path_restore(c, old);
+            PUSH_KEY(w, f->name, strlen(f->name));
+            REPORT(w, "is required");
+            POP_SEG(w);
+        } else if (root && w->c->strict && !(f->flags & F_KEPT)) {
+            PUSH_KEY(w, f->name, strlen(f->name));
+            REPORT(w, "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
+                   f->note ? f->note : "server default");
+            POP_SEG(w);
         }
     }
 }
 
-/* One lua_next pass: each key is looked up in the object's name index,
- * its value checked and written at once, in traversal order. */
+/* One lua_next pass: each key's field is found in the object's lookup, its
+ * value checked and written at once, in traversal order. */
 static void walk_object(walk *w, const object *o, int t, int root)
 {
     lua_State *L = w->L;
-    bs_ctx *c = w->c;
+    const lookup *lk = &w->index->obj[o->id];
     unsigned long seen = 0;
-    int ix, first = 1, whole = 1;
+    int first = 1, whole = 1, empty = 1, base;
 
-    if (bs_is_array_marked(L, t)) {
-        if (root)
-            bs_report(c, "body must be a table with string keys, got list");
-        else
-            bs_report(c, "must be an object, got list");
-        return;
-    }
     if (!enter(w))
         return;
-    lua_rawgeti(L, w->index, o->id);
-    ix = lua_gettop(L);
+    base = lua_gettop(L);
     if (w->out)
-        bs_buf_addchar(L, w->out, '{');
+        OUT_CHAR(w, '{');
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const char *key;
-        size_t klen, old;
+        size_t klen;
         int pos;
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            not_an_object(w, t, ix + 1, root);
-            lua_pop(L, 2);
+        empty = 0;
+        if (lua_type(L, base + 1) != LUA_TSTRING) {
+            not_an_object(w, t, base + 1, root);
             whole = 0;
             break;
         }
-        key = lua_tolstring(L, -2, &klen);
-        lua_pushvalue(L, -2);
-        lua_rawget(L, ix);
-        pos = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        old = bs_path_key(c, key, klen);
+        key = lua_tolstring(L, base + 1, &klen);
+        pos = find_field(lk, o, key, klen);
+        PUSH_KEY(w, key, klen);
         if (pos == 0) {
             unknown_field(w, o, key, klen, root);
         } else {
             seen |= 1UL << (pos - 1);
             if (w->out) {
                 bs_buf *b = w->out;
-                bs_buf_reserve(L, b, klen + 4);
+                if (b->cap - b->len < klen + 4)
+                    bs_buf_reserve(L, b, klen + 4);
                 if (!first)
                     b->data[b->len++] = ',';
                 b->data[b->len++] = '"';
@@ -747,22 +886,27 @@ static void walk_object(walk *w, const object *o, int t, int root)
                 b->data[b->len++] = ':';
                 first = 0;
             }
-            walk_value(w, o->fields[pos - 1], ix + 2);
+            walk_value(w, o->fields[pos - 1], base + 2);
         }
-        bs_path_restore(c, old);
-        lua_pop(L, 1);
+        POP_SEG(w);
+        lua_settop(L, base + 1);
         if (STOPPED(w)) {
-            lua_pop(L, 1);
             whole = 0;
             break;
         }
     }
+    lua_settop(L, base);
+    /* Only an empty table can be an array-marked one here: a marked list
+     * with items has number keys. */
+    if (empty && bs_is_array_marked(L, t)) {
+        not_an_object(w, t, 0, root);
+        whole = 0;
+    }
     if (w->out)
-        bs_buf_addchar(L, w->out, '}');
+        OUT_CHAR(w, '}');
     if (whole)
         check_missing(w, o, seen, root);
-    lua_settop(L, ix - 1);
-    c->depth--;
+    w->c->depth--;
 }
 
 /* A list key: an integer >= 1 (5.1 and LuaJIT: an integral double). */
@@ -782,26 +926,35 @@ static int list_key(lua_State *L, int i, lua_Integer *k)
     return 1;
 }
 
-/* Keys are checked in one lua_next pass (a sequence 1..n, no holes), then
- * items are written in index order. */
-static void walk_list(walk *w, const field *f, int t)
+/* Forgets the problems reported since `before` (their walk is redone). */
+static void drop_problems(walk *w, int before)
+{
+    bs_ctx *c = w->c;
+    int k;
+    for (k = before + 1; k <= c->nproblems && k <= BS_MAX_PROBLEMS; k++) {
+        lua_pushnil(w->L);
+        lua_rawseti(w->L, c->problems, k);
+    }
+    c->nproblems = before;
+}
+
+/* A list whose keys are not 1, 2, 3 ... in traversal order: one lua_next
+ * pass checks them (a sequence 1..n, no holes), then items go in index
+ * order. */
+static void walk_list_slow(walk *w, const field *f, int t, int base)
 {
     lua_State *L = w->L;
-    bs_ctx *c = w->c;
     lua_Integer n = 0, max = 0, k;
 
-    if (!enter(w))
-        return;
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        lua_pop(L, 1);
-        if (!list_key(L, -1, &k)) {
-            if (lua_type(L, -1) == LUA_TSTRING)
-                bs_report(c, "must be a list, got object");
+        lua_settop(L, base + 1);
+        if (!list_key(L, base + 1, &k)) {
+            if (lua_type(L, base + 1) == LUA_TSTRING)
+                REPORT(w, "must be a list, got object");
             else
-                bs_report(c, "must be a list, got a table with a %s key", luaL_typename(L, -1));
-            lua_pop(L, 1);
-            c->depth--;
+                REPORT(w, "must be a list, got a table with a %s key", luaL_typename(L, base + 1));
+            lua_settop(L, base);
             return;
         }
         n++;
@@ -809,26 +962,66 @@ static void walk_list(walk *w, const field *f, int t)
             max = k;
     }
     if (max != n) {
-        bs_report(c, "must be a list, got a table with holes (%ld items, highest index %ld)",
-                  (long)n, (long)max);
-        c->depth--;
+        REPORT(w, "must be a list, got a table with holes (%ld items, highest index %ld)",
+               (long)n, (long)max);
         return;
     }
     if (w->out)
-        bs_buf_addchar(L, w->out, '[');
+        OUT_CHAR(w, '[');
     for (k = 1; k <= n && !STOPPED(w); k++) {
-        size_t old;
         if (w->out && k > 1)
-            bs_buf_addchar(L, w->out, ',');
+            OUT_CHAR(w, ',');
         lua_rawgeti(L, t, (int)k);
-        old = bs_path_index(c, k);
-        walk_value(w, f->items, lua_gettop(L));
-        bs_path_restore(c, old);
-        lua_pop(L, 1);
+        PUSH_INDEX(w, k);
+        walk_value(w, f->items, base + 1);
+        POP_SEG(w);
+        lua_settop(L, base);
     }
     if (w->out)
-        bs_buf_addchar(L, w->out, ']');
-    c->depth--;
+        OUT_CHAR(w, ']');
+}
+
+/* Lua traverses a sequence's array part in order, so the usual list is
+ * walked in one lua_next pass, each item as its key arrives. A key out of
+ * that order (hash part, hole, not a position) sends the list to the
+ * checked path, after forgetting what its first items wrote and reported. */
+static void walk_list(walk *w, const field *f, int t)
+{
+    lua_State *L = w->L;
+    lua_Integer expect = 1, k;
+    size_t mark = w->out ? w->out->len : 0;
+    int before = w->c->nproblems, base;
+
+    if (!enter(w))
+        return;
+    base = lua_gettop(L);
+    if (w->out)
+        OUT_CHAR(w, '[');
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (!list_key(L, base + 1, &k) || k != expect) {
+            lua_settop(L, base);
+            drop_problems(w, before);
+            if (w->out)
+                w->out->len = mark;
+            walk_list_slow(w, f, t, base);
+            w->c->depth--;
+            return;
+        }
+        if (w->out && expect > 1)
+            OUT_CHAR(w, ',');
+        PUSH_INDEX(w, expect);
+        walk_value(w, f->items, base + 2);
+        POP_SEG(w);
+        expect++;
+        lua_settop(L, base + 1);
+        if (STOPPED(w))
+            break;
+    }
+    lua_settop(L, base);
+    if (w->out)
+        OUT_CHAR(w, ']');
+    w->c->depth--;
 }
 
 static void walk_integer(walk *w, const field *f, int i)
@@ -855,14 +1048,14 @@ static void walk_integer(walk *w, const field *f, int i)
     if (!(d >= (BS_HAVE_INTEGER ? -9223372036854775808.0 : -9007199254740992.0)
           && (BS_HAVE_INTEGER ? d < 9223372036854775808.0 : d <= 9007199254740992.0))) {
         if (d != d)
-            bs_report(w->c, "must be an integer, got nan");
+            REPORT(w, "must be an integer, got nan");
         else
-            bs_report(w->c, "must be an integer between %s, got %.14g",
-                      BS_HAVE_INTEGER ? "-2^63 and 2^63-1" : "-2^53 and 2^53", (double)d);
+            REPORT(w, "must be an integer between %s, got %.14g",
+                   BS_HAVE_INTEGER ? "-2^63 and 2^63-1" : "-2^53 and 2^53", (double)d);
         return;
     }
     if (d != (lua_Number)(long long)d) {
-        bs_report(w->c, "must be an integer, got %.14g", (double)d);
+        REPORT(w, "must be an integer, got %.14g", (double)d);
         return;
     }
     if (w->out) {
@@ -881,14 +1074,14 @@ static void walk_map(walk *w, const field *f, int i)
     }
     kind = table_kind(L, i);
     if (kind[0] == 'l') {
-        bs_report(w->c, "must be an object, got list");
+        REPORT(w, "must be an object, got list");
     } else if (kind[0] == 'e') {
         /* An empty table is an empty object here, whatever the generic
          * writer would guess. */
         if (w->out)
             OUT_LIT(w, "{}");
     } else {
-        bs_json_value(w->c, i);
+        out_value(w, i);
     }
 }
 
@@ -899,29 +1092,17 @@ static void walk_value(walk *w, const field *f, int i)
     const char *s, *why;
     size_t len;
 
-    if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL) {
-        if (f->flags & F_NULLABLE) {
-            if (w->out)
-                OUT_LIT(w, "null");
-        } else {
-            char buf[512];
-            bs_report(w->c, "cannot be null (must be %s)", expected(f, buf, sizeof buf));
-        }
-        return;
-    }
     switch (f->type) {
     case T_STRING:
-        if (t != LUA_TSTRING) {
-            wrong_type(w, f, i);
-            return;
-        }
+        if (t != LUA_TSTRING)
+            break;
         s = lua_tolstring(L, i, &len);
-        bs_json_string(w->c, s, len);
+        out_string(w, s, len);
         return;
     case T_BOOLEAN:
         if (t != LUA_TBOOLEAN)
-            wrong_type(w, f, i);
-        else if (w->out) {
+            break;
+        if (w->out) {
             if (lua_toboolean(L, i))
                 OUT_LIT(w, "true");
             else
@@ -929,15 +1110,15 @@ static void walk_value(walk *w, const field *f, int i)
         }
         return;
     case T_INTEGER:
+        if (t != LUA_TNUMBER)
+            break;
         walk_integer(w, f, i);
         return;
     case T_ENUM:
     case T_UUID:
     case T_DATETIME:
-        if (t != LUA_TSTRING) {
-            wrong_type(w, f, i);
-            return;
-        }
+        if (t != LUA_TSTRING)
+            break;
         s = lua_tolstring(L, i, &len);
         if (f->type == T_ENUM)
             why = (len > 0 && find_enum(f->enums, s, len)) ? NULL : "";
@@ -952,33 +1133,47 @@ static void walk_value(walk *w, const field *f, int i)
         return;
     case T_OBJECT:
         if (t != LUA_TTABLE)
-            wrong_type(w, f, i);
-        else
-            walk_object(w, f->obj, i, 0);
+            break;
+        walk_object(w, f->obj, i, 0);
         return;
     case T_MAP:
+        if (t != LUA_TTABLE)
+            break;
         walk_map(w, f, i);
         return;
     case T_LIST:
         if (t != LUA_TTABLE)
-            wrong_type(w, f, i);
-        else
-            walk_list(w, f, i);
+            break;
+        walk_list(w, f, i);
         return;
     case T_STRING_OR_OBJECT:
         if (t == LUA_TSTRING) {
             s = lua_tolstring(L, i, &len);
-            bs_json_string(w->c, s, len);
-        } else if (t == LUA_TTABLE) {
-            walk_object(w, f->obj, i, 0);
-        } else {
-            wrong_type(w, f, i);
+            out_string(w, s, len);
+            return;
         }
+        if (t != LUA_TTABLE)
+            break;
+        walk_object(w, f->obj, i, 0);
         return;
     default:
-        bs_json_value(w->c, i);
+        if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL)
+            break;
+        out_value(w, i);
         return;
     }
+    /* Not the expected Lua type: null, or a mistake. */
+    if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL) {
+        if (f->flags & F_NULLABLE) {
+            if (w->out)
+                OUT_LIT(w, "null");
+        } else {
+            char buf[512];
+            REPORT(w, "cannot be null (must be %s)", expected(f, buf, sizeof buf));
+        }
+        return;
+    }
+    wrong_type(w, f, i);
 }
 
 void bs_schema_encode(bs_ctx *c, int idx, const bs_version *v)
@@ -987,20 +1182,25 @@ void bs_schema_encode(bs_ctx *c, int idx, const bs_version *v)
     int top = lua_gettop(L);
     walk w;
 
-    if (idx < 0)
+    if (idx < 0 && idx > LUA_REGISTRYINDEX)
         idx = top + idx + 1;
     if (lua_type(L, idx) != LUA_TTABLE) {
         bs_report(c, "body must be a table, got %s", got_type(L, idx));
         return;
     }
+    /* Each nesting level holds a key and a value (and briefly one more):
+     * check the room for the deepest walk once, not at every level. */
+    if (!lua_checkstack(L, 4 * BS_MAX_DEPTH + 16)) {
+        bs_report(c, "no room on the Lua stack to walk the body");
+        return;
+    }
     w.c = c;
     w.L = L;
     w.out = c->out;
+    w.index = get_index(L);
     w.v = v;
     w.stop = 0;
-    lua_checkstack(L, 8);
-    push_index(L);
-    w.index = lua_gettop(L);
+    w.nseg = 0;
     walk_object(&w, v->body, idx, 1);
     lua_settop(L, top);
 }
