@@ -9,8 +9,9 @@ person sees every reset before it happens (diff, render).
 
 Which fields exist, their types, and what the server does when one is
 omitted all come from core.schema(version): the fields are described once,
-as data, in the C core. Nothing here names a body field, except the one
-spelling difference between two endpoints (see RENAME).
+as data, in the C core. The only body names used here are `schemas`, which
+the GET lacks and which is filled from the separate schemas listing, and the
+one spelling difference between those two endpoints (see RENAME).
 ]]
 
 local core = require "bulksync.core"
