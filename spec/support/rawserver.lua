@@ -72,7 +72,7 @@ local DEFAULT_LIFETIME = 30
 local NO_STEP = { status = 500, reason = "Internal Server Error",
                   body = "rawserver: no step left\n", close = true }
 
--- ===================== shared helpers =====================
+-- ===================== used by both sides =====================
 
 -- Writes plain data (strings, numbers, booleans, tables) as a Lua chunk.
 local function serialize(v, out)
