@@ -431,6 +431,15 @@ describe("schema: value types", function()
     assert.truthy(text:find("^must be one of: Equality, Inequality, IsNull, .*StringMatchesTrimmed, got \"equals\"$"))
   end)
 
+  it("quotes a wrong value on one printable line, cut if long", function()
+    check(function(b) b.mode = "snap\nshot" end, "mode", 'must be one of: snapshot, replicate, got "snap?shot"')
+    local long = string.rep("é", 40)   -- 80 bytes: cut at a character boundary
+    check(function(b) b.mode = long end, "mode",
+          'must be one of: snapshot, replicate, got "' .. string.rep("é", 30) .. '..."')
+    check(function(b) b.mode = "a" .. long end, "mode",
+          'must be one of: snapshot, replicate, got "a' .. string.rep("é", 29) .. '..."')
+  end)
+
   it("uuids are canonical 8-4-4-4-12 hex", function()
     local want = 'must be a UUID (8-4-4-4-12 hex digits), got "%s"'
     for _, bad in ipairs({ "abc", "0b2f6a3e7c1d4e5f8a9b0c1d2e3f4a5b", "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5g",

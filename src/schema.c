@@ -755,13 +755,20 @@ static void wrong_type(walk *w, const field *f, int i)
         REPORT(w, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
 }
 
-/* A string of the right type whose text is wrong: quote it (cut if long). */
+/* A string of the right type whose text is wrong: quote it, cut if long
+ * (at a UTF-8 character boundary) and with control bytes shown as '?', so
+ * the message stays one printable line. */
 static void wrong_text(walk *w, const field *f, const char *s, size_t n, const char *why)
 {
-    char buf[512];
-    int shown = n > 60 ? 60 : (int)n;
-    REPORT(w, "must be %s, got \"%.*s%s\"%s%s%s", expected(f, buf, sizeof buf),
-           shown, s, n > 60 ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
+    char buf[512], shown[64];
+    size_t k, cut = n > 60 ? 60 : n;
+    while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    for (k = 0; k < cut; k++)
+        shown[k] = ((unsigned char)s[k] < 0x20 || s[k] == 0x7f) ? '?' : s[k];
+    shown[cut] = '\0';
+    REPORT(w, "must be %s, got \"%s%s\"%s%s%s", expected(f, buf, sizeof buf),
+           shown, cut < n ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
 }
 
 static int enter(walk *w)
