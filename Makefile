@@ -4,6 +4,10 @@
 #   make test                 install missing Debian packages, build, run every spec
 #   make demo                 run the demo against the local stand-in server
 #   make install              copy the module under $(DESTDIR)$(PREFIX)
+#   make check-memory         specs under valgrind and under ASan+UBSan
+#   make fuzz                 bounded libFuzzer pass over encoder and decoder
+#   make matrix               specs under every supported Lua
+#   make bench                the benchmark table
 #   make LUA_VERSION=5.1|5.2|5.3|5.4|jit ...
 
 LUA_VERSION ?= 5.4
@@ -39,7 +43,7 @@ HEADERS     := src/bulksync.h src/compat.h
 LUA_SOURCES := bulksync.lua $(wildcard bulksync/*.lua)
 MODULE      := bulksync/core.so
 
-.PHONY: all test unit demo install clean setup
+.PHONY: all test unit demo install clean setup check-memory fuzz bench matrix
 
 all: $(MODULE)
 
@@ -60,6 +64,22 @@ unit: all
 
 demo: setup
 	@sh scripts/demo.sh
+
+# Every spec under valgrind memcheck and under an ASan+UBSan build.
+check-memory:
+	@sh scripts/check-memory.sh
+
+# libFuzzer harnesses, each for a bounded time (FUZZ_SECONDS) from the seed corpus.
+fuzz:
+	@sh fuzz/run.sh
+
+# Build and run the spec suite under Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT.
+matrix:
+	@sh scripts/matrix.sh
+
+bench:
+	@sh scripts/setup.sh bench
+	@sh bench/run.sh
 
 install: all
 	install -d $(CMOD_DIR)/bulksync $(LMOD_DIR)/bulksync
