@@ -210,3 +210,71 @@ describe("inside OpenResty (nginx + the Lua module)", function()
     assert.is_true(early >= 1, "the probe did not notice a blocked worker")
   end)
 end)
+
+describe("examples/openresty", function()
+  local api, srv
+
+  setup(function()
+    api = standin.start { api_key = KEY }
+    local repo = nginx.repo_root()
+    -- The example as written, but daemonised on a free port with this
+    -- checkout's files and the LuaJIT build of the core.
+    srv = nginx.start {
+      conf = "examples/openresty/nginx.conf",
+      replace = {
+        { "daemon off;", "daemon on;" },
+        { "pid logs/nginx.pid;", "pid ${PREFIX}/nginx.pid;" },
+        { "listen 127.0.0.1:8080;", "listen 127.0.0.1:${PORT};" },
+        { '"$prefix/../../?.lua;$prefix/?.lua;;"', '"' .. repo .. '/?.lua;' .. repo .. '/examples/openresty/?.lua;;"' },
+        { '"$prefix/../../?.so;;"', '"${LIB}/?.so;;"' },
+      },
+      env = { POLYTOMIC_API_KEY = KEY, BULKSYNC_BASE_URL = api.url },
+    }
+  end)
+
+  teardown(function()
+    if srv then srv:stop() end
+    if api then api:stop() end
+    nginx.cleanup()
+  end)
+
+  local function call(method, path, body)
+    local c = assert(socket.tcp())
+    c:settimeout(30)
+    assert(c:connect("127.0.0.1", srv.port))
+    assert(c:send(method .. " " .. path .. " HTTP/1.0\r\nHost: x\r\nContent-Length: " .. #(body or "") ..
+      "\r\n\r\n" .. (body or "")))
+    local status, out = collect(c)
+    return status, out
+  end
+
+  it("pauses a sync with patch and keeps the rest", function()
+    local before = api:state(SYNC).sync
+    assert.is_true(before.active)
+    local status, out = call("POST", "/syncs/" .. SYNC .. "/pause")
+    assert.equal(200, status, srv:error_log())
+    assert.is_false(out.active)
+    local after = api:state(SYNC).sync
+    assert.is_false(after.active)
+    assert.equal(before.name, after.name)
+    assert.equal(before.automatically_add_new_fields, after.automatically_add_new_fields)
+    assert.equal(before.concurrency_limit, after.concurrency_limit)
+  end)
+
+  it("answers a bad body with the ValidationError and logs it as text", function()
+    local status, out = call("PUT", "/syncs/" .. SYNC, '{"name":"x"}')
+    assert.equal(400, status)
+    assert.equal("ValidationError", out.error)
+    assert.is_table(out.problems)
+    local log = srv:error_log()
+    assert.truthy(log:find("sync update failed: bulksync: ValidationError", 1, true), log)
+    assert.is_nil(log:find(KEY, 1, true))
+  end)
+
+  it("passes an API error through with its kind", function()
+    local status, out = call("POST", "/syncs/" .. UNKNOWN .. "/pause")
+    assert.equal(404, status)
+    assert.equal("NotFoundError", out.error)
+    assert.equal(404, out.status)
+  end)
+end)

@@ -7,6 +7,7 @@ spec/support/nginx.lua: run Debian's nginx with the Lua module for a spec.
     local srv = nginx.start {
       conf = "spec/nginx/bulksync.conf.in",   -- template, see below
       vars = { NAME = "value" },              -- extra ${NAME} values
+      replace = { { "text", "other" } },     -- plain replacements first
       env = { BULKSYNC_BASE_URL = "http://127.0.0.1:1234" },
     }                         -- env: nginx's environment (the config's
                               -- `env` directives decide what Lua sees)
@@ -147,6 +148,13 @@ function M.start(opts)
   local vars = { PREFIX = prefix, PORT = tostring(port), REPO = repo, LIB = lib }
   for k, v in pairs(opts.vars or {}) do vars[k] = v end
   local template = assert(read_file(repo .. "/" .. opts.conf), "no nginx config template " .. opts.conf)
+  -- replace: { {"text", "new text"}, ... } plain replacements, each of
+  -- which must match (for configs written for people, not templates).
+  for _, r in ipairs(opts.replace or {}) do
+    local at = template:find(r[1], 1, true)
+    if not at then error("nginx config " .. opts.conf .. " has no " .. r[1], 0) end
+    template = template:sub(1, at - 1) .. r[2] .. template:sub(at + #r[1])
+  end
   local conf = template:gsub("%${([%w_]+)}", function(name)
     return assert(vars[name], "nginx config: no value for ${" .. name .. "}")
   end)
