@@ -327,7 +327,7 @@ end
 
 -- ===================== rendering for people =====================
 
-local CUT = 60
+local CUT = 48
 
 local function quote(s)
   return '"' .. s:gsub('[%c"\\]', function(ch)
@@ -377,6 +377,10 @@ local function compact(v, buf, depth)
 end
 
 local function show(v)
+  -- A list of objects (schedules, schema selections) reads better as a count.
+  if type(v) == "table" and #v > 0 and type(v[1]) == "table" then
+    return "[" .. #v .. (#v == 1 and " item]" or " items]")
+  end
   local buf = {}
   compact(v, buf, 0)
   local s = table.concat(buf)
