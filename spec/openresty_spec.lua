@@ -6,6 +6,7 @@
 -- keeps serving other requests while one waits on the API.
 local nginx = require "spec.support.nginx"
 local standin = require "spec.support.standin"
+local raw = require "spec.support.rawserver"
 local socket = require "socket"
 local cjson = require "cjson"
 
@@ -175,6 +176,43 @@ describe("inside OpenResty (nginx + the Lua module)", function()
     assert.equal("nginx-retry-0001", reqs[1].headers["idempotency-key"])
     assert.equal("nginx-retry-0001", reqs[2].headers["idempotency-key"])
     assert.equal(reqs[1].body, reqs[2].body)
+  end)
+
+  it("keeps the connection in the worker's pool from one request to the next", function()
+    get("/update?id=" .. SYNC .. "&name=first")
+    get("/update?id=" .. SYNC .. "&name=second")
+    local reqs = api:requests()
+    assert.equal(2, #reqs)
+    assert.equal(reqs[1].connection, reqs[2].connection)
+  end)
+
+  it("reads a chunked response that arrives in pieces", function()
+    local body = '{"data":{"id":"' .. SYNC .. '","name":"chunked reply"}}'
+    local chunks = { body:sub(1, 5), body:sub(6, 30), body:sub(31) }
+    local framed = {}
+    for i, c in ipairs(chunks) do framed[i] = string.format("%x\r\n%s\r\n", #c, c) end
+    local rs = raw.start({ {
+      send = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      drip = table.concat(framed) .. "0\r\n\r\n", chunk = 7, interval = 0.005,
+    } })
+    local ok, out = pcall(get, "/update?id=" .. SYNC .. "&name=x&base=" .. rs.url)
+    local reqs = rs:requests()
+    rs:stop()
+    assert.is_true(ok, tostring(out))
+    assert.is_nil(out.error, out.error and out.error.text)
+    assert.equal("chunked reply", out.name)
+    assert.equal(1, #reqs)
+    assert.equal("PUT", reqs[1].method)
+  end)
+
+  it("gives up on a server that never answers with a TimeoutError", function()
+    local rs = raw.start({ { hang = true } })
+    local ok, out = pcall(get, "/update?id=" .. SYNC .. "&name=x&timeout=0.3&base=" .. rs.url)
+    rs:stop()
+    assert.is_true(ok, tostring(out))
+    assert.equal("TimeoutError", out.error.kind)
+    assert.is_true(out.error.is_error)
+    assert.is_true(out.error.retryable)
   end)
 
   it("does not block the worker: all requests reach the API before any answer leaves", function()

@@ -5,6 +5,8 @@
 --
 --   GET /update?id=UUID&name=NAME[&bad=1][&retries=N][&key=IDEMPOTENCY-KEY]
 --              [&transport=curl]   (the blocking transport, as a control)
+--              [&base=URL]         (another server than $BULKSYNC_BASE_URL)
+--              [&timeout=S]
 local bulksync = require "bulksync"
 local cjson = require "cjson"
 
@@ -36,10 +38,10 @@ function M.update()
   local ok, err = pcall(function()
     local client = bulksync.new {
       api_key = os.getenv("POLYTOMIC_API_KEY"),
-      base_url = os.getenv("BULKSYNC_BASE_URL"),
+      base_url = args.base or os.getenv("BULKSYNC_BASE_URL"),
       retries = tonumber(args.retries) or 0,
       retry_base = 0.05, retry_cap = 0.05,
-      timeout = 20,
+      timeout = tonumber(args.timeout) or 20,
       transport = args.transport,
     }
     local t = client.transport

@@ -76,7 +76,11 @@ local function capture(cmd)
   return out
 end
 
+-- BULKSYNC_NGINX names the binary (a path that does not exist makes the
+-- specs skip, which is how that path is checked).
 function M.binary()
+  local forced = os.getenv("BULKSYNC_NGINX")
+  if forced and forced ~= "" then return exists(forced) and forced or nil end
   for _, path in ipairs(M.NGINX_CANDIDATES) do
     if exists(path) then return path end
   end
