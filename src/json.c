@@ -1,29 +1,1243 @@
-/* STUB: replaced by the JSON implementation. */
+/*
+ * json.c: the byte buffer, the JSON writer shared by the schema walker and
+ * core.encode_value, and the strict (RFC 8259) JSON reader behind
+ * core.decode.
+ *
+ * Both directions scan raw pointers and copy runs of plain bytes at once:
+ * they sit on the hot path of every request and response. Neither ever
+ * runs Lua code (raw table access only), and the only error either may
+ * raise is out-of-memory, at a moment when every byte we allocated is
+ * owned by a Lua userdata.
+ */
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+
 #include "bulksync.h"
-static int buf_gc(lua_State *L) { bs_buf_free((bs_buf *)lua_touserdata(L, 1)); return 0; }
-bs_buf *bs_buf_push(lua_State *L) {
+
+#define TWO_POW_53  9007199254740992.0
+#define TWO_POW_63  9223372036854775808.0
+
+/* Exact powers of ten: every one up to 1e22 is a double without rounding. */
+static const double pow10_exact[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/* ===================== byte buffer ===================== */
+
+static int buf_gc(lua_State *L)
+{
+    bs_buf_free((bs_buf *)lua_touserdata(L, 1));
+    return 0;
+}
+
+bs_buf *bs_buf_push(lua_State *L)
+{
     bs_buf *b = (bs_buf *)bs_newudata(L, sizeof *b);
-    memset(b, 0, sizeof *b);
-    if (luaL_newmetatable(L, BS_BUF_MT)) { lua_pushcfunction(L, buf_gc); lua_setfield(L, -2, "__gc"); }
+    b->data = NULL;
+    b->len = b->cap = 0;
+    if (luaL_newmetatable(L, BS_BUF_MT)) {
+        lua_pushcfunction(L, buf_gc);
+        lua_setfield(L, -2, "__gc");
+    }
     lua_setmetatable(L, -2);
     return b;
 }
-void bs_buf_reserve(lua_State *L, bs_buf *b, size_t extra) {
-    if (b->len + extra > b->cap) {
-        size_t cap = b->cap ? b->cap : 256; char *p;
-        while (cap < b->len + extra) cap *= 2;
-        p = (char *)realloc(b->data, cap);
-        if (!p) luaL_error(L, "out of memory");
-        b->data = p; b->cap = cap;
+
+/* The slow half of a reserve, kept out of line so the check inlines. */
+static void buf_grow(lua_State *L, bs_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+    if (extra > ((size_t)-1) / 2 - b->len)
+        luaL_error(L, "not enough memory (JSON text too large)");
+    need = b->len + extra;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    p = (char *)realloc(b->data, cap);
+    if (p == NULL)
+        luaL_error(L, "not enough memory");
+    b->data = p;
+    b->cap = cap;
+}
+
+#define BUF_RESERVE(L, b, n) \
+    do { if ((n) > (b)->cap - (b)->len) buf_grow((L), (b), (n)); } while (0)
+#define BUF_PUTC(L, b, ch) \
+    do { BUF_RESERVE((L), (b), 1); (b)->data[(b)->len++] = (char)(ch); } while (0)
+
+void bs_buf_reserve(lua_State *L, bs_buf *b, size_t extra)
+{
+    BUF_RESERVE(L, b, extra);
+}
+
+void bs_buf_add(lua_State *L, bs_buf *b, const char *s, size_t n)
+{
+    BUF_RESERVE(L, b, n);
+    if (n > 0)
+        memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+void bs_buf_addchar(lua_State *L, bs_buf *b, char ch)
+{
+    BUF_PUTC(L, b, ch);
+}
+
+void bs_buf_free(bs_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ===================== UTF-8 ===================== */
+
+/* Byte classes shared by writer and reader: 0 is copied as is, 1 needs
+ * attention (control character, '"' or '\\'), 2 starts a multi-byte
+ * UTF-8 sequence (or is an invalid byte). */
+#define C1 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+#define C0 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+#define C2 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2
+static const unsigned char byte_class[256] = {
+    C1, C1,                                 /* 0x00-0x1f control characters */
+    0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,        /* 0x22 '"' */
+    C0, C0,
+    0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,        /* 0x5c '\\' */
+    C0, C0,
+    C2, C2, C2, C2, C2, C2, C2, C2          /* 0x80-0xff */
+};
+#undef C0
+#undef C1
+#undef C2
+
+/* Length of the well-formed UTF-8 sequence at p (first byte >= 0x80), or
+ * 0: rejects stray continuation bytes, overlong forms, surrogates, code
+ * points above U+10FFFF and sequences cut short by e. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
+{
+    unsigned c = p[0];
+    size_t left = (size_t)(e - p);
+    unsigned lo = 0x80, hi = 0xBF;
+
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0)
+        return (left >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c < 0xF0) {
+        if (c == 0xE0)
+            lo = 0xA0;                      /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F;                      /* U+D800..DFFF */
+        return (left >= 3 && p[1] >= lo && p[1] <= hi
+                && (p[2] & 0xC0) == 0x80) ? 3 : 0;
+    }
+    if (c < 0xF5) {
+        if (c == 0xF0)
+            lo = 0x90;                      /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F;                      /* above U+10FFFF */
+        return (left >= 4 && p[1] >= lo && p[1] <= hi
+                && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80) ? 4 : 0;
+    }
+    return 0;
+}
+
+/* ===================== writing strings ===================== */
+
+/* Eight bytes at a time: true when none of them is a control character,
+ * '"', '\\' or >= 0x80 (the classic "has a zero byte" bit trick). */
+#define ONES 0x0101010101010101ULL
+#define HAS_ZERO(v) (((v) - ONES) & ~(v))
+static int word_plain(const unsigned char *p)
+{
+    uint64_t v, t;
+    memcpy(&v, p, 8);
+    t = ((v - ONES * 0x20) & ~v) | HAS_ZERO(v ^ (ONES * '"'))
+        | HAS_ZERO(v ^ (ONES * '\\')) | v;
+    return (t & (ONES * 0x80)) == 0;
+}
+
+/* Moves p over plain bytes and valid UTF-8 and stops at a byte of class 1
+ * or at e. Returns NULL at invalid UTF-8, with *bad set to where. */
+static const unsigned char *scan_text(const unsigned char *p,
+                                      const unsigned char *e,
+                                      const unsigned char **bad)
+{
+    for (;;) {
+        while (e - p >= 8 && word_plain(p))
+            p += 8;
+        while (p < e && byte_class[*p] == 0)
+            p++;
+        if (p < e && byte_class[*p] == 2) {
+            size_t n = utf8_seq(p, e);
+            if (n == 0) {
+                *bad = p;
+                return NULL;
+            }
+            p += n;
+        } else {
+            return p;
+        }
     }
 }
-void bs_buf_add(lua_State *L, bs_buf *b, const char *s, size_t n) { bs_buf_reserve(L, b, n); memcpy(b->data + b->len, s, n); b->len += n; }
-void bs_buf_addchar(lua_State *L, bs_buf *b, char ch) { bs_buf_add(L, b, &ch, 1); }
-void bs_buf_free(bs_buf *b) { free(b->data); b->data = NULL; b->len = b->cap = 0; }
-int bs_json_string(bs_ctx *c, const char *s, size_t len) { (void)c; (void)s; (void)len; return 1; }
-int bs_json_number(bs_ctx *c, int idx) { (void)c; (void)idx; return 1; }
-int bs_json_value(bs_ctx *c, int idx) { (void)c; (void)idx; return 1; }
-int bs_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen) { (void)L; (void)s; (void)len; snprintf(err, errlen, "stub"); return 0; }
+
+/* 1-based offset of the first byte that breaks UTF-8, or 0 if s is valid. */
+static size_t check_string(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *e = p + len, *bad;
+    while ((p = scan_text(p, e, &bad)) != NULL && p < e)
+        p++;
+    return p ? 0 : (size_t)(bad - (const unsigned char *)s) + 1;
+}
+
+/* Appends s as a JSON string. Returns 0, or the 1-based offset of the
+ * first invalid UTF-8 byte, in which case b is left as it was. */
+static size_t write_string(lua_State *L, bs_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *e = p + len, *run, *bad;
+    char *o;
+
+    if (len > ((size_t)-1 - 2) / 6)
+        luaL_error(L, "not enough memory (string too long)");
+    /* Worst case is every byte as \u00XX: one reserve, no checks below. */
+    BUF_RESERVE(L, b, len * 6 + 2);
+    o = b->data + b->len;
+    *o++ = '"';
+    for (;;) {
+        run = p;
+        if ((p = scan_text(run, e, &bad)) == NULL)
+            return (size_t)(bad - (const unsigned char *)s) + 1;
+        memcpy(o, run, (size_t)(p - run));
+        o += p - run;
+        if (p == e)
+            break;
+        *o++ = '\\';
+        switch (*p) {
+        case '"':  *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        default:
+            *o++ = 'u'; *o++ = '0'; *o++ = '0';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+            break;
+        }
+        p++;
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+int bs_json_string(bs_ctx *c, const char *s, size_t len)
+{
+    size_t bad = c->out ? write_string(c->L, c->out, s, len)
+                        : check_string(s, len);
+    if (bad) {
+        bs_report(c, "is not valid UTF-8 (byte %u)", (unsigned)bad);
+        return 0;
+    }
+    return 1;
+}
+
+/* ===================== writing numbers ===================== */
+
+/* Writes v in decimal at o (room for 21 bytes); returns the length. */
+static size_t fmt_int(char *o, long long v)
+{
+    char tmp[24], *t = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+    size_t n;
+    do {
+        *--t = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--t = '-';
+    n = (size_t)(tmp + sizeof tmp - t);
+    memcpy(o, t, n);
+    return n;
+}
+
+/* Writes a finite double at o (room for 40 bytes) so that strtod gives the
+ * same double back; returns the length. */
+static size_t fmt_float(char *o, double x)
+{
+    char tmp[40];
+    double ax = x < 0 ? -x : x;
+    size_t n, i, j;
+    int prec, k, sixteen = 0;
+
+    if (x >= -TWO_POW_63 && x < TWO_POW_63) {
+        long long v = (long long)x;
+        if ((double)v == x) {
+            /* Integral: digits, never an exponent. -0.0 keeps its sign. */
+            if (v == 0 && signbit(x)) {
+                memcpy(o, "-0", 2);
+                return 2;
+            }
+            return fmt_int(o, v);
+        }
+    }
+
+    /* Fixed-point digits y / 10^k, fewest k first. y and 10^k are exact
+     * doubles, so the correctly rounded y / 10^k is what a correct strtod
+     * reads from that text: when it equals x the text round-trips, proven
+     * without printf or strtod. This covers every value up to 16
+     * significant digits in [1e-5, 2^53) but for rare ties. */
+    if (ax >= 1e-5 && ax < TWO_POW_53) {
+        for (k = 1; k <= 22; k++) {
+            double y = x * pow10_exact[k];
+            long long yi;
+            if (y >= TWO_POW_53 || y <= -TWO_POW_53)
+                break;
+            yi = (long long)(y < 0 ? y - 0.5 : y + 0.5);
+            if ((double)yi / pow10_exact[k] == x) {
+                char *w = o;
+                n = fmt_int(tmp, yi < 0 ? -yi : yi);
+                while (n > 1 && tmp[n - 1] == '0' && k > 1) {
+                    n--;                    /* trailing zeros say nothing */
+                    k--;
+                }
+                if (yi < 0)
+                    *w++ = '-';
+                if (n > (size_t)k) {
+                    memcpy(w, tmp, n - (size_t)k);
+                    w += n - (size_t)k;
+                    *w++ = '.';
+                    memcpy(w, tmp + n - (size_t)k, (size_t)k);
+                    w += k;
+                } else {
+                    *w++ = '0';
+                    *w++ = '.';
+                    for (i = n; i < (size_t)k; i++)
+                        *w++ = '0';
+                    memcpy(w, tmp, n);
+                    w += n;
+                }
+                return (size_t)(w - o);
+            }
+            if (y >= 1e15 || y <= -1e15)
+                sixteen = 1;            /* 16 digits did not do it */
+        }
+    }
+
+    /* Otherwise the shortest of 15, 16 or 17 significant digits that
+     * reads back (17 always does). */
+    for (prec = sixteen ? 17 : 15; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        if (strtod(tmp, NULL) == x)
+            break;
+    }
+    if (prec == 17)
+        snprintf(tmp, sizeof tmp, "%.17g", x);
+    /* printf wrote the C locale's decimal point, which may be "," or even
+     * several bytes: JSON wants '.'. */
+    for (i = 0, j = 0; tmp[i]; ) {
+        char ch = tmp[i];
+        if ((ch >= '0' && ch <= '9') || ch == '-' || ch == '+' || ch == 'e') {
+            o[j++] = ch;
+            i++;
+        } else {
+            o[j++] = '.';
+            while (tmp[i] && !((tmp[i] >= '0' && tmp[i] <= '9')
+                               || tmp[i] == 'e' || tmp[i] == '-'))
+                i++;
+        }
+    }
+    return j;
+}
+
+/* Writes the number at idx; 0 (nothing written) for NaN and infinities. */
+static int put_number(bs_ctx *c, int idx)
+{
+    lua_State *L = c->L;
+    bs_buf *b = c->out;
+    double x;
+
+    if (bs_isinteger(L, idx)) {
+        if (b) {
+            BUF_RESERVE(L, b, 24);
+            b->len += fmt_int(b->data + b->len, (long long)lua_tointeger(L, idx));
+        }
+        return 1;
+    }
+    x = (double)lua_tonumber(L, idx);
+    if (x != x || x - x != 0)
+        return 0;
+    if (b) {
+        BUF_RESERVE(L, b, 48);
+        b->len += fmt_float(b->data + b->len, x);
+    }
+    return 1;
+}
+
+#define MSG_NONFINITE "NaN and infinity cannot be encoded in JSON"
+
+int bs_json_number(bs_ctx *c, int idx)
+{
+    if (!put_number(c, idx)) {
+        bs_report(c, MSG_NONFINITE);
+        return 0;
+    }
+    return 1;
+}
+
+/* ===================== writing any value =====================
+ * A value's path is spelled out only when a problem is reported: the walk
+ * keeps a chain of steps (key or index) on the C stack instead, so a long
+ * array never formats an index. The same chain lists the tables being
+ * walked, which finds cycles without writing to a Lua table per table. */
+
+typedef struct step {
+    const struct step *up;      /* the step to the table holding this value */
+    const char        *key;     /* string key, or NULL */
+    size_t             klen;
+    lua_Integer        index;   /* array position when key is NULL; 0: root */
+    const void        *table;   /* the value, once known to be a table */
+} step;
+
+typedef struct walk {
+    bs_ctx    *c;
+    lua_State *L;
+    int        outer;   /* c->seen holds the tables of an enclosing walk */
+} walk;
+
+#define STEP_INIT(s, parent) \
+    ((s).up = (parent), (s).key = NULL, (s).klen = 0, (s).index = 0, (s).table = NULL)
+
+static void path_build(bs_ctx *c, const step *st)
+{
+    if (st == NULL)
+        return;
+    path_build(c, st->up);
+    if (st->key)
+        bs_path_key(c, st->key, st->klen);
+    else if (st->index > 0)
+        bs_path_index(c, st->index);
+}
+
+static void report_at(walk *w, const step *st, const char *fmt, ...)
+{
+    bs_ctx *c = w->c;
+    char msg[256];
+    va_list ap;
+    size_t old = c->pathlen;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    path_build(c, st);
+    bs_report(c, "%s", msg);
+    bs_path_restore(c, old);
+}
+
+static void encode_any(walk *w, int idx, step *st);
+
+/* A number key as an array position; 0 if it is not a positive integer. */
+static lua_Integer key_index(lua_State *L, int idx)
+{
+    double d;
+    if (bs_isinteger(L, idx))
+        return lua_tointeger(L, idx);
+    d = (double)lua_tonumber(L, idx);
+    if (d >= 1 && d < TWO_POW_53 && (double)(long long)d == d)
+        return (lua_Integer)d;
+    return 0;
+}
+
+/* Visits the value on top (writing nothing): after a problem with its key,
+ * the problems nested in the value still get reported. */
+static void check_only(walk *w, step *st)
+{
+    bs_buf *saved = w->c->out;
+    w->c->out = NULL;
+    encode_any(w, lua_gettop(w->L), st);
+    w->c->out = saved;
+}
+
+/* After a table-level problem: visit every value under a usable key. */
+static void walk_values(walk *w, int t, const step *parent)
+{
+    lua_State *L = w->L;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        step st;
+        STEP_INIT(st, parent);
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t kl;
+            const char *k = lua_tolstring(L, -2, &kl);
+            if (!check_string(k, kl)) {
+                st.key = k;
+                st.klen = kl;
+            }
+        } else if (lua_type(L, -2) == LUA_TNUMBER) {
+            st.index = key_index(L, -2);
+        }
+        if (st.key || st.index > 0)
+            check_only(w, &st);
+        lua_pop(L, 1);
+    }
+}
+
+/* Keys are known to be exactly 1..n. */
+static void encode_array(walk *w, int t, int n, const step *parent)
+{
+    lua_State *L = w->L;
+    bs_buf *b = w->c->out;
+    int i;
+    step st;
+
+    STEP_INIT(st, parent);
+    if (b)
+        BUF_PUTC(L, b, '[');
+    for (i = 1; i <= n; i++) {
+        if (b && i > 1)
+            BUF_PUTC(L, b, ',');
+        lua_rawgeti(L, t, i);
+        st.index = i;
+        st.table = NULL;
+        encode_any(w, lua_gettop(L), &st);
+        lua_pop(L, 1);
+    }
+    if (b)
+        BUF_PUTC(L, b, ']');
+}
+
+/* Writes an object. The first key and value are on top of the stack and
+ * the traversal goes on from there. */
+static void encode_object(walk *w, int t, const step *parent)
+{
+    lua_State *L = w->L;
+    bs_ctx *c = w->c;
+    int first = 1, mixed = 0, odd = 0;
+
+    if (c->out)
+        BUF_PUTC(L, c->out, '{');
+    do {
+        int kt = lua_type(L, -2);
+        bs_buf *b = c->out;
+        step st;
+        STEP_INIT(st, parent);
+        if (kt == LUA_TSTRING) {
+            size_t bad;
+            st.key = lua_tolstring(L, -2, &st.klen);
+            if (b && !first)
+                BUF_PUTC(L, b, ',');
+            first = 0;
+            bad = b ? write_string(L, b, st.key, st.klen)
+                    : check_string(st.key, st.klen);
+            if (bad) {
+                /* Name the key readably: its odd bytes become '?'. */
+                char clean[64];
+                size_t i, n = st.klen < sizeof clean ? st.klen : sizeof clean;
+                for (i = 0; i < n; i++) {
+                    unsigned char ch = (unsigned char)st.key[i];
+                    clean[i] = (char)(ch < 0x20 || ch >= 0x80 ? '?' : ch);
+                }
+                st.key = clean;
+                st.klen = n;
+                report_at(w, &st, "key is not valid UTF-8 (byte %u)", (unsigned)bad);
+                check_only(w, &st);
+            } else {
+                if (b)
+                    BUF_PUTC(L, b, ':');
+                encode_any(w, lua_gettop(L), &st);
+            }
+        } else {
+            if (kt == LUA_TNUMBER) {
+                if (!mixed++)
+                    report_at(w, parent, "mixed table (integer and string keys)");
+                if ((st.index = key_index(L, -2)) > 0)
+                    check_only(w, &st);
+            } else if (!odd++) {
+                report_at(w, parent, "key of type %s (object keys must be strings)",
+                          lua_typename(L, kt));
+            }
+        }
+        lua_pop(L, 1);
+    } while (lua_next(L, t));
+    if (c->out)
+        BUF_PUTC(L, c->out, '}');
+}
+
+/* A table marked as array, or one whose first key is not a string: an
+ * array if its keys are exactly 1..n, else a problem. Marked arrays are
+ * counted too: rawlen alone would drop what follows a hole (its border is
+ * any index before a nil). */
+static void encode_keyed(walk *w, int t, const step *parent, int marked)
+{
+    lua_State *L = w->L;
+    int n = 0, nint = 0, nstr = 0, nfrac = 0, other = LUA_TNONE;
+    double max = 0;
+
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int kt = lua_type(L, -2);
+        lua_pop(L, 1);
+        n++;
+        if (kt == LUA_TNUMBER) {
+            lua_Integer i = key_index(L, -1);
+            if (i > 0) {
+                nint++;
+                if ((double)i > max)
+                    max = (double)i;
+            } else {
+                nfrac++;
+            }
+        } else if (kt == LUA_TSTRING) {
+            nstr++;
+        } else if (other == LUA_TNONE) {
+            other = kt;
+        }
+    }
+    if (nint == n && max == (double)n) {
+        encode_array(w, t, n, parent);
+        return;
+    }
+    if (other != LUA_TNONE)
+        report_at(w, parent, "key of type %s (object keys must be strings)",
+                  lua_typename(L, other));
+    if (marked && nstr == n) {
+        report_at(w, parent, "string keys in a table marked as an array");
+    } else if (nstr > 0 && (nint > 0 || nfrac > 0)) {
+        report_at(w, parent, "mixed table (integer and string keys)");
+    } else if (nfrac > 0) {
+        report_at(w, parent, "number key that is not an index 1..n "
+                             "(object keys must be strings)");
+    } else if (nint == n) {
+        /* n keys cannot fill 1..n+1: the first hole is at most n+1 */
+        int i;
+        for (i = 1; i <= n; i++) {
+            int nil;
+            lua_rawgeti(L, t, i);
+            nil = lua_isnil(L, -1);
+            lua_pop(L, 1);
+            if (nil)
+                break;
+        }
+        report_at(w, parent, "sparse array (missing index %d)", i);
+    }
+    walk_values(w, t, parent);
+}
+
+/* st->table is set: st is the table's own step. */
+static void encode_table(walk *w, int t, step *st)
+{
+    lua_State *L = w->L;
+    bs_ctx *c = w->c;
+    const step *a;
+
+    for (a = st->up; a; a = a->up) {
+        if (a->table == st->table) {
+            report_at(w, st, "cycle (table contains itself)");
+            return;
+        }
+    }
+    if (w->outer) {
+        int cycle;
+        lua_pushvalue(L, t);
+        lua_rawget(L, c->seen);
+        cycle = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (cycle) {
+            report_at(w, st, "cycle (table contains itself)");
+            return;
+        }
+    }
+    if (c->depth + 1 > BS_MAX_DEPTH) {
+        report_at(w, st, "nested deeper than %d levels", BS_MAX_DEPTH);
+        return;
+    }
+    if (!lua_checkstack(L, 6)) {
+        report_at(w, st, "nested too deeply for the Lua stack");
+        return;
+    }
+    c->depth++;
+    if (bs_is_array_marked(L, t)) {
+        encode_keyed(w, t, st, 1);
+    } else {
+        lua_pushnil(L);
+        if (!lua_next(L, t)) {
+            if (c->out)
+                bs_buf_addlit(L, c->out, "{}");
+        } else if (lua_type(L, -2) == LUA_TSTRING) {
+            encode_object(w, t, st);
+        } else {
+            lua_pop(L, 2);
+            encode_keyed(w, t, st, 0);
+        }
+    }
+    c->depth--;
+}
+
+/* idx is absolute; st is this value's step, filled in by the parent. */
+static void encode_any(walk *w, int idx, step *st)
+{
+    lua_State *L = w->L;
+    bs_buf *b = w->c->out;
+
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len, bad;
+        const char *s = lua_tolstring(L, idx, &len);
+        bad = b ? write_string(L, b, s, len) : check_string(s, len);
+        if (bad)
+            report_at(w, st, "is not valid UTF-8 (byte %u)", (unsigned)bad);
+        return;
+    }
+    case LUA_TNUMBER:
+        if (!put_number(w->c, idx))
+            report_at(w, st, MSG_NONFINITE);
+        return;
+    case LUA_TBOOLEAN:
+        if (b) {
+            if (lua_toboolean(L, idx))
+                bs_buf_addlit(L, b, "true");
+            else
+                bs_buf_addlit(L, b, "false");
+        }
+        return;
+    case LUA_TTABLE:
+        st->table = lua_topointer(L, idx);
+        encode_table(w, idx, st);
+        return;
+    case LUA_TLIGHTUSERDATA:
+    case LUA_TNIL:
+        /* bulksync.null; nil only reaches here as the root value, which
+         * cjson writes as null too */
+        if (lua_touserdata(L, idx) != NULL)
+            break;
+        if (b)
+            bs_buf_addlit(L, b, "null");
+        return;
+    default:
+        break;
+    }
+    report_at(w, st, "cannot encode a %s as JSON", luaL_typename(L, idx));
+}
+
+int bs_json_value(bs_ctx *c, int idx)
+{
+    lua_State *L = c->L;
+    int before = c->nproblems;
+    walk w;
+    step root;
+
+    if (idx < 0 && idx > LUA_REGISTRYINDEX)
+        idx = lua_gettop(L) + idx + 1;
+    w.c = c;
+    w.L = L;
+    w.outer = 0;
+    /* Tables walked by an enclosing walk (the schema's) are in c->seen;
+     * our own are on the step chain. Look there only if it is not empty. */
+    if (c->seen && lua_type(L, idx) == LUA_TTABLE) {
+        lua_pushnil(L);
+        if (lua_next(L, c->seen)) {
+            lua_pop(L, 2);
+            w.outer = 1;
+        }
+    }
+    STEP_INIT(root, NULL);
+    encode_any(&w, idx, &root);
+    return c->nproblems == before;
+}
+
+/* ===================== reading ===================== */
+
+typedef struct dec {
+    lua_State           *L;
+    const unsigned char *s, *p, *e;
+    bs_buf              *tmp;    /* scratch for escaped strings, or NULL */
+    int                  mt;     /* stack index of the array marker */
+    int                  depth;
+    char                *err;
+    size_t               errlen;
+} dec;
+
+static int dec_fail(dec *d, const unsigned char *at, const char *fmt, ...)
+{
+    char msg[120];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (d->errlen > 0)
+        snprintf(d->err, d->errlen, "%s at byte %lu", msg,
+                 (unsigned long)(at - d->s) + 1);
+    return 0;
+}
+
+static int dec_unexpected(dec *d, const unsigned char *at)
+{
+    if (at >= d->e)
+        return dec_fail(d, at, "unexpected end of input");
+    if (*at >= 0x20 && *at < 0x7f)
+        return dec_fail(d, at, "unexpected character '%c'", *at);
+    return dec_fail(d, at, "unexpected byte 0x%02X", *at);
+}
+
+static const unsigned char *skip_ws(const unsigned char *p, const unsigned char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static int parse_value(dec *d);
+
+static int hex4(const unsigned char *p, const unsigned char *e)
+{
+    int i, v = 0;
+    if (e - p < 4)
+        return -1;
+    for (i = 0; i < 4; i++) {
+        unsigned ch = p[i];
+        v <<= 4;
+        if (ch >= '0' && ch <= '9')
+            v |= (int)(ch - '0');
+        else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+            v |= (int)((ch | 0x20) - 'a' + 10);
+        else
+            return -1;
+    }
+    return v;
+}
+
+/* Decodes the escape at *pp (a backslash) into b and moves *pp past it. */
+static int unescape(dec *d, const unsigned char **pp, bs_buf *b)
+{
+    const unsigned char *bs = *pp, *p = bs + 1, *e = d->e;
+    unsigned long cp;
+    int hi, lo;
+    char *o;
+
+    if (p == e)
+        return dec_unexpected(d, p);
+    switch (*p) {
+    case '"':  case '\\': case '/':
+        BUF_PUTC(d->L, b, *p); break;
+    case 'b': BUF_PUTC(d->L, b, '\b'); break;
+    case 'f': BUF_PUTC(d->L, b, '\f'); break;
+    case 'n': BUF_PUTC(d->L, b, '\n'); break;
+    case 'r': BUF_PUTC(d->L, b, '\r'); break;
+    case 't': BUF_PUTC(d->L, b, '\t'); break;
+    case 'u':
+        if ((hi = hex4(p + 1, e)) < 0)
+            return dec_fail(d, bs, "bad \\u escape");
+        p += 4;
+        cp = (unsigned long)hi;
+        if (hi >= 0xDC00 && hi <= 0xDFFF)
+            return dec_fail(d, bs, "lone surrogate \\u%04X", hi);
+        if (hi >= 0xD800 && hi <= 0xDBFF) {
+            if (e - p < 3 || p[1] != '\\' || p[2] != 'u'
+                || (lo = hex4(p + 3, e)) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+                return dec_fail(d, bs, "lone surrogate \\u%04X", hi);
+            p += 6;
+            cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10)
+                 + ((unsigned long)lo - 0xDC00);
+        }
+        BUF_RESERVE(d->L, b, 4);
+        o = b->data + b->len;
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (char)(0xC0 | (cp >> 6));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            *o++ = (char)(0xE0 | (cp >> 12));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        } else {
+            *o++ = (char)(0xF0 | (cp >> 18));
+            *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+            *o++ = (char)(0x80 | (cp & 0x3F));
+        }
+        b->len = (size_t)(o - b->data);
+        break;
+    default:
+        return dec_fail(d, bs, "invalid escape '\\%c'",
+                        (*p >= 0x20 && *p < 0x7f) ? *p : '?');
+    }
+    *pp = p + 1;
+    return 1;
+}
+
+/* d->p is at the opening quote; pushes the string. */
+static int parse_string(dec *d)
+{
+    const unsigned char *start = d->p + 1, *p, *bad = NULL, *run;
+    bs_buf *b;
+
+    p = scan_text(start, d->e, &bad);
+    if (p == NULL)
+        return dec_fail(d, bad, "invalid UTF-8 in string");
+    if (p < d->e && *p == '"') {
+        /* no escapes: straight from the input */
+        lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
+        d->p = p + 1;
+        return 1;
+    }
+    b = d->tmp;   /* set whenever the text holds a backslash */
+    if (b)
+        bs_buf_reset(b);
+    for (;;) {
+        if (p == d->e)
+            return dec_unexpected(d, p);
+        if (*p == '"')
+            break;
+        if (*p != '\\')
+            return dec_fail(d, p, "unescaped control character 0x%02X in string", *p);
+        if (p > start)
+            bs_buf_add(d->L, b, (const char *)start, (size_t)(p - start));
+        if (!unescape(d, &p, b))
+            return 0;
+        run = p;
+        p = scan_text(run, d->e, &bad);
+        if (p == NULL)
+            return dec_fail(d, bad, "invalid UTF-8 in string");
+        start = run;
+    }
+    if (p > start)
+        bs_buf_add(d->L, b, (const char *)start, (size_t)(p - start));
+    lua_pushlstring(d->L, b->data, b->len);
+    d->p = p + 1;
+    return 1;
+}
+
+#define IS_DIGIT(ch) ((unsigned)(ch) - '0' < 10u)
+
+/* strtod for a validated token of n bytes, whatever the C locale says the
+ * decimal point is. Copies the token: the input need not end in '\0'. */
+static int token_strtod(const unsigned char *tok, size_t n, double *out)
+{
+    char local[80], *buf = local, *w;
+    const char *dp = localeconv()->decimal_point;
+    size_t dplen = strlen(dp), i;
+
+    if (n + dplen + 1 > sizeof local) {
+        /* nothing between malloc and free can raise */
+        buf = (char *)malloc(n + dplen + 1);
+        if (buf == NULL)
+            return 0;
+    }
+    for (i = 0, w = buf; i < n; i++) {
+        if (tok[i] == '.') {
+            memcpy(w, dp, dplen);
+            w += dplen;
+        } else {
+            *w++ = (char)tok[i];
+        }
+    }
+    *w = '\0';
+    *out = strtod(buf, NULL);
+    if (buf != local)
+        free(buf);
+    return 1;
+}
+
+static int parse_number(dec *d)
+{
+    lua_State *L = d->L;
+    const unsigned char *p = d->p, *e = d->e, *start = p;
+    unsigned long long m = 0;
+    int neg = 0, isint = 1, nd = 0;
+    long e10 = 0;
+    double x;
+
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (p == e || !IS_DIGIT(*p))
+        return dec_unexpected(d, p);
+    if (*p == '0') {
+        p++;
+        nd = 1;
+        if (p < e && IS_DIGIT(*p))
+            return dec_fail(d, p - 1, "number with a leading zero");
+    } else {
+        for (; p < e && IS_DIGIT(*p); p++, nd++)
+            if (nd < 19)
+                m = m * 10 + (unsigned)(*p - '0');
+    }
+    if (p < e && *p == '.') {
+        isint = 0;
+        p++;
+        if (p == e || !IS_DIGIT(*p))
+            return dec_unexpected(d, p);
+        for (; p < e && IS_DIGIT(*p); p++, nd++)
+            if (nd < 19) {
+                m = m * 10 + (unsigned)(*p - '0');
+                e10--;
+            }
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        long ex = 0;
+        int eneg = 0;
+        isint = 0;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        if (p == e || !IS_DIGIT(*p))
+            return dec_unexpected(d, p);
+        for (; p < e && IS_DIGIT(*p); p++)
+            if (ex < 100000)
+                ex = ex * 10 + (*p - '0');
+        e10 += eneg ? -ex : ex;
+    }
+    d->p = p;
+
+    if (isint && nd <= 19 && BS_HAVE_INTEGER) {
+        if (!neg && m <= 9223372036854775807ULL) {
+            lua_pushinteger(L, (lua_Integer)m);
+            return 1;
+        }
+        if (neg && m > 0 && m <= 9223372036854775808ULL) {
+            /* -2^63 has no positive twin: negate in unsigned, then shift */
+            lua_pushinteger(L, (lua_Integer)(-(long long)(m - 1) - 1));
+            return 1;
+        }
+        /* "-0" falls through: it stays -0.0, the only zero with a sign */
+    }
+    if (nd <= 19 && m <= 9007199254740992ULL && e10 >= -22 && e10 <= 22) {
+        /* m and 10^|e10| are exact doubles, so one correctly rounded
+         * operation gives what a correct strtod would. */
+        x = (double)m;
+        x = e10 < 0 ? x / pow10_exact[-e10] : x * pow10_exact[e10];
+    } else if (!token_strtod(start + neg, (size_t)(p - start - neg), &x)) {
+        return dec_fail(d, start, "out of memory reading a number");
+    }
+    if (x - x != 0)
+        return dec_fail(d, start, "number out of range");
+    lua_pushnumber(L, (lua_Number)(neg ? -x : x));
+    return 1;
+}
+
+static int parse_literal(dec *d, const char *word, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (d->p + i >= d->e || d->p[i] != (unsigned char)word[i])
+            return dec_unexpected(d, d->p + i);
+    d->p += n;
+    return 1;
+}
+
+/* Containers collect their first few items on the Lua stack and create
+ * the table once its size is known: no rehash while it fills, which is
+ * most of the cost of reading small objects. Longer ones spill into a
+ * table early and fill it directly. */
+#define DEC_CHUNK 32
+
+static int enter(dec *d)
+{
+    if (++d->depth > BS_MAX_DEPTH)
+        return dec_fail(d, d->p, "nesting deeper than %d levels", BS_MAX_DEPTH);
+    if (!lua_checkstack(d->L, 2 * DEC_CHUNK + 8))
+        return dec_fail(d, d->p, "nesting too deep for the Lua stack");
+    return 1;
+}
+
+/* Moves the n items above base into a new table of narr/nrec slots that
+ * ends up at base + 1. Arrays: items are values 1..n. Objects: n pairs. */
+static void collect(lua_State *L, int base, int n, int is_array, int spare)
+{
+    int i;
+    if (is_array) {
+        lua_createtable(L, n + spare, 0);
+        lua_insert(L, base + 1);
+        for (i = n; i >= 1; i--)
+            lua_rawseti(L, base + 1, i);     /* pops item i */
+    } else {
+        lua_createtable(L, 0, n + spare);
+        for (i = 0; i < n; i++) {
+            /* in order, so a repeated key keeps its last value */
+            lua_pushvalue(L, base + 2 * i + 1);
+            lua_pushvalue(L, base + 2 * i + 2);
+            lua_rawset(L, -3);
+        }
+        lua_replace(L, base + 1);
+        lua_settop(L, base + 1);
+    }
+}
+
+static int parse_array(dec *d)
+{
+    lua_State *L = d->L;
+    int base = lua_gettop(L), n = 0, direct = 0;
+
+    if (!enter(d))
+        return 0;
+    d->p = skip_ws(d->p + 1, d->e);
+    if (d->p < d->e && *d->p == ']') {
+        d->p++;
+        lua_createtable(L, 0, 0);
+    } else {
+        for (;;) {
+            if (!parse_value(d))
+                return 0;
+            n++;
+            if (direct) {
+                lua_rawseti(L, -2, n);
+            } else if (n == DEC_CHUNK) {
+                collect(L, base, n, 1, DEC_CHUNK);
+                direct = 1;
+            }
+            d->p = skip_ws(d->p, d->e);
+            if (d->p < d->e && *d->p == ',') {
+                d->p = skip_ws(d->p + 1, d->e);
+            } else if (d->p < d->e && *d->p == ']') {
+                d->p++;
+                break;
+            } else {
+                return dec_unexpected(d, d->p);
+            }
+        }
+        if (!direct)
+            collect(L, base, n, 1, 0);
+    }
+    lua_pushvalue(L, d->mt);
+    lua_setmetatable(L, -2);
+    d->depth--;
+    return 1;
+}
+
+static int parse_object(dec *d)
+{
+    lua_State *L = d->L;
+    int base = lua_gettop(L), n = 0, direct = 0;
+
+    if (!enter(d))
+        return 0;
+    d->p = skip_ws(d->p + 1, d->e);
+    if (d->p < d->e && *d->p == '}') {
+        d->p++;
+        lua_createtable(L, 0, 0);
+        d->depth--;
+        return 1;
+    }
+    for (;;) {
+        if (d->p == d->e || *d->p != '"')
+            return dec_unexpected(d, d->p);
+        if (!parse_string(d))
+            return 0;
+        d->p = skip_ws(d->p, d->e);
+        if (d->p == d->e || *d->p != ':')
+            return dec_unexpected(d, d->p);
+        d->p = skip_ws(d->p + 1, d->e);
+        if (!parse_value(d))
+            return 0;
+        n++;
+        if (direct) {
+            lua_rawset(L, -3);     /* a repeated key: the last one wins */
+        } else if (n == DEC_CHUNK) {
+            collect(L, base, n, 0, DEC_CHUNK);
+            direct = 1;
+        }
+        d->p = skip_ws(d->p, d->e);
+        if (d->p < d->e && *d->p == ',') {
+            d->p = skip_ws(d->p + 1, d->e);
+        } else if (d->p < d->e && *d->p == '}') {
+            d->p++;
+            break;
+        } else {
+            return dec_unexpected(d, d->p);
+        }
+    }
+    if (!direct)
+        collect(L, base, n, 0, 0);
+    d->depth--;
+    return 1;
+}
+
+/* d->p is at the first byte of the value (whitespace skipped). */
+static int parse_value(dec *d)
+{
+    if (d->p == d->e)
+        return dec_unexpected(d, d->p);
+    switch (*d->p) {
+    case '"':
+        return parse_string(d);
+    case '{':
+        return parse_object(d);
+    case '[':
+        return parse_array(d);
+    case 't':
+        if (!parse_literal(d, "true", 4))
+            return 0;
+        lua_pushboolean(d->L, 1);
+        return 1;
+    case 'f':
+        if (!parse_literal(d, "false", 5))
+            return 0;
+        lua_pushboolean(d->L, 0);
+        return 1;
+    case 'n':
+        if (!parse_literal(d, "null", 4))
+            return 0;
+        lua_pushlightuserdata(d->L, NULL);
+        return 1;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        return parse_number(d);
+    default:
+        return dec_unexpected(d, d->p);
+    }
+}
+
+int bs_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen)
+{
+    dec d;
+    int top = lua_gettop(L), ok;
+
+    d.L = L;
+    d.s = d.p = (const unsigned char *)s;
+    d.e = d.s + len;
+    d.tmp = NULL;
+    d.depth = 0;
+    d.err = err;
+    d.errlen = errlen;
+    if (errlen > 0)
+        err[0] = '\0';
+    if (!lua_checkstack(L, 8)) {
+        d.p = d.s;
+        return dec_fail(&d, d.s, "Lua stack exhausted");
+    }
+    luaL_getmetatable(L, BS_ARRAY_MT);
+    d.mt = lua_gettop(L);
+    /* Only escaped strings need scratch memory; most texts have none. */
+    if (len > 0 && memchr(s, '\\', len) != NULL)
+        d.tmp = bs_buf_push(L);
+
+    d.p = skip_ws(d.p, d.e);
+    ok = parse_value(&d);
+    if (ok) {
+        d.p = skip_ws(d.p, d.e);
+        if (d.p != d.e)
+            ok = dec_unexpected(&d, d.p);
+    }
+    if (d.tmp)
+        bs_buf_free(d.tmp);   /* now, rather than at the next collection */
+    if (!ok) {
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+}
