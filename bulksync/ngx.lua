@@ -143,6 +143,7 @@ function Exchange:receive(pattern, what)
   if not self:arm() then return nil, "timeout" end
   local data, err, partial = self.sock:receive(pattern)
   if not data then self.partial = partial end
+  if data or (partial and partial ~= "") then self.got_bytes = true end
   return data, err
 end
 
@@ -307,7 +308,8 @@ local function raw_request(t, req, u)
     end
     -- A pooled connection the server had already closed fails before any
     -- byte arrives: the caller may try once more on a fresh one.
-    local stale = reused and keep_or_err == "closed" and (ex.partial == nil or ex.partial == "")
+    local stale = reused and not ex.got_bytes and
+      (keep_or_err == "closed" or find(tostring(keep_or_err), "reset", 1, true) ~= nil)
     local _, e = socket_error("read from " .. where, keep_or_err)
     return nil, e, stale
   end
@@ -394,8 +396,12 @@ function M.new(config)
     error("bulksync.ngx: ngx.socket.tcp is not available (this transport runs inside OpenResty)", 2)
   end
   local t = { name = "ngx", ngx = ngx, config = config, sleep = ngx.sleep }
+  -- lua-resty-http 0.16 and later take connect(options) with TLS settings.
   local has_http, http = pcall(require, "resty.http")
-  if has_http and type(http) == "table" and type(http.new) == "function" then
+  local major, minor = match(has_http and type(http) == "table" and tostring(http._VERSION) or "",
+    "^(%d+)%.(%d+)")
+  major, minor = tonumber(major), tonumber(minor)
+  if major and (major > 0 or minor >= 16) and type(http.new) == "function" then
     t.resty_http = http
     t.client = "lua-resty-http"
   else

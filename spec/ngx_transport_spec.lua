@@ -317,6 +317,7 @@ describe("bulksync.ngx transport", function()
   it("uses lua-resty-http when it is installed", function()
     local calls = {}
     package.loaded["resty.http"] = {
+      _VERSION = "0.17.2",
       new = function()
         local c = {}
         function c:set_timeouts(...) calls.timeouts = { ... } end
@@ -351,5 +352,22 @@ describe("bulksync.ngx transport", function()
     assert.equal("12", calls.request.headers["Content-Length"])
     assert.equal("Bearer sk_SECRET", calls.request.headers.Authorization)
     assert.is_true(calls.kept)
+  end)
+
+  it("keeps its own client for a lua-resty-http too old for connect(options)", function()
+    package.loaded["resty.http"] = { _VERSION = "0.15", new = function() error("not used") end }
+    local t = with_ngx({ OK_CL })
+    package.loaded["resty.http"] = nil
+    assert.equal("cosocket", t.client)
+    assert.equal(200, t.request(req()).status)
+  end)
+
+  it("does not resend when a pooled connection dies after the answer began", function()
+    local t, ngx = with_ngx({ OK_CL, "HTTP/1.1 200 OK\r\nContent-Le", OK_CL })
+    assert.equal(200, t.request(req()).status)
+    local resp, err = t.request(req())
+    assert.is_nil(resp)
+    assert.equal("TransportError", err.kind)
+    assert.equal(2, #ngx.sockets)
   end)
 end)
