@@ -5,10 +5,20 @@
  *                        ca_file = nil, max_response_size = 16 MiB }
  *   status, headers, body = h:perform(method, url, body_or_nil, extra_lines_or_nil)
  *   nil, kind, message, curl_code                       -- on failure
+ *   results = h:perform_many(requests, concurrency, callback_or_nil)
  *   h:info()   h:close()
  *
  * One easy handle per client, reused for every request, so sequential
  * requests to one host share a kept-alive connection.
+ *
+ * perform_many runs a list of { method=, url=, body=, extra_lines= } through
+ * a curl multi handle, at most `concurrency` at a time, and returns the
+ * results in input order: { status=, headers=, body= } or { kind=, message=,
+ * curl_code= }. The multi handle and a pool of transfer slots (one easy
+ * handle each) live in the userdata and are reused across calls; the multi
+ * handle's connection cache lets any slot reuse any idle connection.
+ * callback(index, result) runs (protected) as each transfer ends, always
+ * between curl_multi_* calls, never from inside curl.
  *
  * Memory rule: every byte curl hands us goes into buffers owned by the
  * client userdata, whose __gc frees them; callbacks never call Lua, and the
@@ -40,6 +50,8 @@
 #define MIN_BUFFER_BYTES         (16 * 1024)
 #define KEEP_BUFFER_BYTES        (1024 * 1024)  /* larger buffers are freed between requests */
 #define MAX_INFO_FIELDS          8
+#define MAX_CONCURRENCY          1000
+#define POLL_MS                  1000           /* longest wait in curl_multi_poll */
 
 #define USER_AGENT               "lua-bulksync/" BS_MODULE_VERSION
 #define CLOSED_MESSAGE           "bulksync: client is closed"
@@ -433,6 +445,49 @@ static const char *line_at(lua_State *L, int t, int i)
     return s;
 }
 
+/* Builds x's per-request list: the static lines, the extra lines of the
+ * table at idx (nextra of them, re-checked) and ctype_line. Returns 0 if
+ * out of memory or a line changed; the list is then freed. Never raises
+ * (apart from the Lua API's own out-of-memory). */
+static int xfer_build_headers(lua_State *L, bs_xfer *x, int idx, int nextra, const char *ctype_line)
+{
+    struct curl_slist *s;
+    int ok = 1, i;
+
+    if (x->request_headers) {
+        curl_slist_free_all(x->request_headers);
+        x->request_headers = NULL;
+    }
+    if (nextra == 0 && ctype_line == NULL)
+        return 1;
+    for (s = x->headers; s && ok; s = s->next)
+        ok = xfer_add_header(x, s->data);
+    for (i = 1; i <= nextra && ok; i++) {
+        const char *line = line_at(L, idx, i);
+        ok = line != NULL && xfer_add_header(x, line);
+    }
+    if (ok && ctype_line)
+        ok = xfer_add_header(x, ctype_line);
+    if (!ok) {
+        curl_slist_free_all(x->request_headers);
+        x->request_headers = NULL;
+    }
+    return ok;
+}
+
+/* PUT/POST/PATCH always send a body (maybe empty, with Content-Length: 0);
+ * DELETE only when given one. Without a Content-Type of the caller's, curl
+ * would send a form type: say JSON, or nothing for an empty body. Sets
+ * r->fields and returns the Content-Type line to add, or NULL. */
+static const char *request_fields(bs_request *r, int has_ctype)
+{
+    r->fields = r->body != NULL || strcmp(r->method, "PUT") == 0 ||
+                strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0;
+    if (r->fields && !has_ctype)
+        return r->body ? "Content-Type: application/json" : "Content-Type:";
+    return NULL;
+}
+
 static int is_content_type(const char *s, size_t n)
 {
     static const char ct[] = "content-type";
@@ -605,16 +660,23 @@ int bs_http_new(lua_State *L)
     return 1;
 }
 
-static const char *check_method(lua_State *L, int idx)
+/* The canonical (static) name of a supported method, or NULL. */
+static const char *method_name(const char *m)
 {
     static const char *const methods[] = { "GET", "PUT", "POST", "DELETE", "PATCH", NULL };
-    const char *m = luaL_checkstring(L, idx);
     int i;
-    for (i = 0; methods[i]; i++)
+    for (i = 0; m && methods[i]; i++)
         if (strcmp(m, methods[i]) == 0)
             return methods[i];
-    luaL_argerror(L, idx, "method must be GET, PUT, POST, DELETE or PATCH");
     return NULL;
+}
+
+static const char *check_method(lua_State *L, int idx)
+{
+    const char *m = method_name(luaL_checkstring(L, idx));
+    if (m == NULL)
+        luaL_argerror(L, idx, "method must be GET, PUT, POST, DELETE or PATCH");
+    return m;
 }
 
 /* h:perform(method, url, body_or_nil, extra_lines_or_nil) */
@@ -623,8 +685,8 @@ static int http_perform(lua_State *L)
     bs_http *h = check_http(L);
     bs_xfer *x = &h->xfer;
     bs_request r;
-    int nextra = 0, ctype = h->conf.has_content_type, i, nret;
-    const char *ctype_line = NULL;
+    int nextra = 0, ctype = h->conf.has_content_type, nret;
+    const char *ctype_line;
     size_t url_len;
     CURLcode rc;
 
@@ -647,37 +709,11 @@ static int http_perform(lua_State *L)
     }
     lua_settop(L, 5);                   /* keeps url and body alive during the transfer */
     luaL_checkstack(L, 8, "bulksync.http: stack overflow");   /* what the results need */
-
-    /* PUT/POST/PATCH always send a body (maybe empty, with Content-Length: 0);
-     * DELETE only when given one. Without a Content-Type of the caller's,
-     * curl would send a form type: say JSON, or nothing for an empty body. */
-    r.fields = r.body != NULL || strcmp(r.method, "PUT") == 0 ||
-               strcmp(r.method, "POST") == 0 || strcmp(r.method, "PATCH") == 0;
-    if (r.fields && !ctype)
-        ctype_line = r.body ? "Content-Type: application/json" : "Content-Type:";
+    ctype_line = request_fields(&r, ctype);
 
     /* No raising from here until the transfer is finished. */
-    if (x->request_headers) {
-        curl_slist_free_all(x->request_headers);
-        x->request_headers = NULL;
-    }
-    if (nextra > 0 || ctype_line) {
-        struct curl_slist *s;
-        int ok = 1;
-        for (s = x->headers; s && ok; s = s->next)
-            ok = xfer_add_header(x, s->data);
-        for (i = 1; i <= nextra && ok; i++) {
-            const char *line = line_at(L, 5, i);
-            ok = line != NULL && xfer_add_header(x, line);
-        }
-        if (ok && ctype_line)
-            ok = xfer_add_header(x, ctype_line);
-        if (!ok) {
-            curl_slist_free_all(x->request_headers);
-            x->request_headers = NULL;
-            return luaL_error(L, "bulksync.http: out of memory or extra headers changed");
-        }
-    }
+    if (!xfer_build_headers(L, x, 5, nextra, ctype_line))
+        return luaL_error(L, "bulksync.http: out of memory or extra headers changed");
 
     rc = xfer_prepare(x, &r);
     if (rc == CURLE_OK)
