@@ -249,6 +249,67 @@ describe("inside OpenResty (nginx + the Lua module)", function()
   end)
 end)
 
+describe("inside OpenResty, over TLS", function()
+  local srv, certs, tls_port, untrusted_port
+  local have_openssl = os.execute("command -v openssl >/dev/null 2>&1")
+  have_openssl = have_openssl == true or have_openssl == 0
+
+  local function sh(cmd)
+    local ok = os.execute(cmd)
+    assert(ok == true or ok == 0, "failed: " .. cmd)
+  end
+
+  setup(function()
+    if not have_openssl then return end
+    local p = io.popen("mktemp -d")
+    certs = p:read("*l")
+    p:close()
+    -- Certificates for the address itself: cosockets connect to an IP
+    -- without a resolver, and the name checked is that IP.
+    for _, name in ipairs({ "trusted", "untrusted" }) do
+      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1" ..
+        " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:127.0.0.1" ..
+        " -keyout " .. certs .. "/" .. name .. ".key -out " .. certs .. "/" .. name .. ".pem >/dev/null 2>&1")
+    end
+    tls_port, untrusted_port = nginx.free_port(), nginx.free_port()
+    srv = nginx.start {
+      conf = "spec/nginx/tls.conf.in",
+      vars = { CERTS = certs, TLS_PORT = tostring(tls_port), UNTRUSTED_PORT = tostring(untrusted_port),
+        SYNC = SYNC },
+      env = { POLYTOMIC_API_KEY = KEY },
+    }
+  end)
+
+  teardown(function()
+    if srv then srv:stop() end
+    if certs then os.execute("rm -rf '" .. certs .. "'") end
+    nginx.cleanup()
+  end)
+
+  it("verifies the server against lua_ssl_trusted_certificate and talks to it", function()
+    if not have_openssl then return pending("openssl is not installed") end
+    local status, body = srv:get("/update?id=" .. SYNC .. "&name=x&base=https://127.0.0.1:" .. tls_port)
+    assert.equal(200, status)
+    local out = cjson.decode(body)
+    assert.is_nil(out.error, out.error and out.error.text)
+    assert.equal("over verified TLS", out.name)
+  end)
+
+  it("refuses a certificate it cannot verify, without retrying", function()
+    if not have_openssl then return pending("openssl is not installed") end
+    local status, body = srv:get("/update?id=" .. SYNC .. "&name=x&retries=2&base=https://127.0.0.1:" ..
+      untrusted_port)
+    assert.equal(200, status)
+    local e = cjson.decode(body).error
+    assert.equal("TransportError", e.kind)
+    assert.is_false(e.retryable)
+    assert.equal(1, e.attempts)
+    assert.truthy(e.message:find("TLS handshake", 1, true), e.message)
+    assert.truthy(e.message:find("lua_ssl_trusted_certificate", 1, true), e.message)
+    assert.is_nil(srv:error_log():find(KEY, 1, true))
+  end)
+end)
+
 describe("examples/openresty", function()
   local api, srv
 
