@@ -367,15 +367,31 @@ static int xfer_push_result(lua_State *L, bs_xfer *x, CURLcode rc)
 
 /* ===================== CLIENT USERDATA =====================*/
 
+/* One transfer slot of perform_many. Allocated on its own (never moved):
+ * curl holds pointers to its error buffer and to the slot itself. */
+typedef struct bs_slot {
+    bs_xfer  x;
+    int      index;      /* request being run (1-based), 0 when idle */
+    int      attached;   /* the easy handle is in the multi handle */
+    int      done;       /* finished; its result is not yet pushed */
+    CURLcode rc;
+} bs_slot;
+
 typedef struct bs_http {
     bs_conf       conf;
     bs_xfer       xfer;
+    CURLM        *multi;       /* created by the first perform_many */
+    bs_slot     **slots;       /* nslots owned slots */
+    int           nslots;
     unsigned long requests;
     int           open;
     /* Set while the results are pushed from the transfer's buffers: an
      * allocation there may run a finalizer, and one that calls h:close()
      * or h:perform() must not free or reuse those buffers under us. */
     int           busy;
+    /* Set for the whole of perform_many, which runs Lua (the callback,
+     * finalizers) while transfers are in flight: close waits for it. */
+    int           in_many;
     int           close_pending;
 } bs_http;
 
@@ -385,8 +401,47 @@ typedef struct bs_http {
  * is never called (the module cannot know which Lua state is the last). */
 static int curl_ready = 0;
 
+/* Takes every slot out of the multi handle and forgets its request: after
+ * perform_many, and before one (an error raised while results were being
+ * built may have left slots attached). A transfer cut off here just has
+ * its connection closed; curl never reads the request body again. */
+static void many_detach(bs_http *h)
+{
+    int i;
+    for (i = 0; i < h->nslots; i++) {
+        bs_slot *s = h->slots[i];
+        if (s->attached) {
+            curl_multi_remove_handle(h->multi, s->x.easy);
+            s->attached = 0;
+        }
+        if (s->index)
+            xfer_finish(&s->x);
+        s->index = 0;
+        s->done = 0;
+    }
+}
+
+static void many_release(bs_http *h)
+{
+    int i;
+    if (h->multi)
+        many_detach(h);
+    for (i = 0; i < h->nslots; i++) {
+        xfer_release(&h->slots[i]->x);   /* easy handles before the multi handle */
+        free(h->slots[i]);
+    }
+    free(h->slots);
+    h->slots = NULL;
+    h->nslots = 0;
+    if (h->multi) {
+        curl_multi_cleanup(h->multi);
+        h->multi = NULL;
+    }
+}
+
 static void http_release(bs_http *h)
 {
+    many_release(h);
     xfer_release(&h->xfer);
     if (h->conf.headers) {
         curl_slist_free_all(h->conf.headers);
@@ -725,9 +780,370 @@ static int http_perform(lua_State *L)
     h->busy = 1;
     nret = xfer_push_result(L, x, rc);
     h->busy = 0;
-    if (h->close_pending)
+    if (h->close_pending && !h->in_many)
         http_release(h);
     return nret;
+}
+
+/* ===================== MULTI =====================*/
+
+/* Reads the request table at t without raising (but for out of memory):
+ * pushes its url, body and extra_lines (3 values, kept by the caller so the
+ * strings stay alive) and fills r, *nextra and *ctype. Returns NULL, or
+ * what is wrong; *bad_line is then the offending extra line, or 0. */
+static const char *read_request(lua_State *L, int t, bs_request *r, int *nextra, int *ctype,
+                                int *bad_line)
+{
+    size_t len;
+    int i, n, top;
+
+    *bad_line = 0;
+    *nextra = 0;
+    lua_pushliteral(L, "method");
+    lua_rawget(L, t);
+    r->method = method_name(lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL);
+    lua_pop(L, 1);                      /* a canonical name is static */
+    lua_pushliteral(L, "url");
+    lua_rawget(L, t);
+    lua_pushliteral(L, "body");
+    lua_rawget(L, t);
+    lua_pushliteral(L, "extra_lines");
+    lua_rawget(L, t);
+    top = lua_gettop(L);
+    if (r->method == NULL)
+        return "method must be GET, PUT, POST, DELETE or PATCH";
+    if (lua_type(L, top - 2) != LUA_TSTRING)
+        return "url must be a string";
+    r->url = lua_tolstring(L, top - 2, &len);
+    if (strlen(r->url) != len)
+        return "url contains a NUL byte";
+    r->body = NULL;
+    r->body_len = 0;
+    if (!lua_isnil(L, top - 1)) {
+        if (lua_type(L, top - 1) != LUA_TSTRING)
+            return "body must be a string or nil";
+        r->body = lua_tolstring(L, top - 1, &r->body_len);
+        if (strcmp(r->method, "GET") == 0)
+            return "a GET request has no body";
+    }
+    if (lua_isnil(L, top))
+        return NULL;
+    if (lua_type(L, top) != LUA_TTABLE)
+        return "extra_lines must be a list of header lines";
+    n = (int)bs_rawlen(L, top);
+    for (i = 1; i <= n; i++) {
+        const char *line, *why = "must be a string";
+        lua_rawgeti(L, top, i);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            line = lua_tolstring(L, -1, &len);
+            why = header_problem(line, len);
+            if (why == NULL && is_content_type(line, len))
+                *ctype = 1;
+        }
+        lua_pop(L, 1);
+        if (why) {
+            *bad_line = i;
+            return why;
+        }
+    }
+    *nextra = n;
+    return NULL;
+}
+
+/* Marks s as finished with rc before it reached curl; msg (if any) is
+ * what the result will say. */
+static void slot_fail(bs_slot *s, int index, CURLcode rc, const char *msg)
+{
+    sink_reset(&s->x.body);
+    sink_reset(&s->x.head);
+    s->x.error[0] = '\0';
+    if (msg)
+        snprintf(s->x.error, sizeof s->x.error, "%s", msg);
+    s->index = index;
+    s->rc = rc;
+    s->done = 1;
+}
+
+/* Starts request `index` (from the list at `list`) on slot s. Everything
+ * that can fail becomes the slot's result; only the Lua API's own
+ * out-of-memory can raise, and then many_detach cleans up later. The body
+ * string is anchored in anchor[index] because curl does not copy it. */
+static void many_start(lua_State *L, bs_http *h, bs_slot *s, int list, int anchor, int index)
+{
+    bs_request r;
+    int nextra, ctype = h->conf.has_content_type, bad_line, top = lua_gettop(L);
+    const char *why = "is not a table";
+    CURLcode rc;
+    CURLMcode mc;
+
+    lua_rawgeti(L, list, index);
+    if (lua_type(L, -1) == LUA_TTABLE)
+        why = read_request(L, top + 1, &r, &nextra, &ctype, &bad_line);
+    if (why) {   /* it passed the check at the start: a callback changed it */
+        slot_fail(s, index, CURLE_BAD_FUNCTION_ARGUMENT,
+                  "bulksync.http: the request changed while perform_many ran");
+        lua_settop(L, top);
+        return;
+    }
+    lua_pushvalue(L, top + 3);
+    lua_rawseti(L, anchor, index);
+    if (!xfer_build_headers(L, &s->x, top + 4, nextra, request_fields(&r, ctype))) {
+        slot_fail(s, index, CURLE_OUT_OF_MEMORY, "bulksync.http: out of memory or extra headers changed");
+        lua_settop(L, top);
+        return;
+    }
+    rc = xfer_prepare(&s->x, &r);
+    lua_settop(L, top);
+    s->index = index;
+    if (rc != CURLE_OK) {
+        xfer_finish(&s->x);
+        slot_fail(s, index, rc, NULL);
+        return;
+    }
+    mc = curl_multi_add_handle(h->multi, s->x.easy);
+    if (mc != CURLM_OK) {
+        xfer_finish(&s->x);
+        slot_fail(s, index, CURLE_FAILED_INIT, curl_multi_strerror(mc));
+        return;
+    }
+    s->attached = 1;
+}
+
+/* Pushes a result table made from what xfer_push_result pushes. */
+static void push_result_table(lua_State *L, bs_xfer *x, CURLcode rc)
+{
+    int top = lua_gettop(L);
+    int n = xfer_push_result(L, x, rc);
+    lua_createtable(L, 0, 3);
+    if (n == 3) {
+        lua_pushvalue(L, top + 1);
+        lua_setfield(L, -2, "status");
+        lua_pushvalue(L, top + 2);
+        lua_setfield(L, -2, "headers");
+        lua_pushvalue(L, top + 3);
+        lua_setfield(L, -2, "body");
+    } else {
+        lua_pushvalue(L, top + 2);
+        lua_setfield(L, -2, "kind");
+        lua_pushvalue(L, top + 3);
+        lua_setfield(L, -2, "message");
+        lua_pushvalue(L, top + 4);
+        lua_setfield(L, -2, "curl_code");
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+}
+
+/* Creates the multi handle and enough slots for n transfers; 0 if out of
+ * memory or curl refuses. Everything made is owned by h at once. */
+static int many_reserve(bs_http *h, int n)
+{
+    if (h->multi == NULL && (h->multi = curl_multi_init()) == NULL)
+        return 0;
+    if (n > h->nslots) {
+        bs_slot **list = (bs_slot **)realloc(h->slots, (size_t)n * sizeof *list);
+        if (list == NULL)
+            return 0;
+        h->slots = list;
+        while (h->nslots < n) {
+            bs_slot *s = (bs_slot *)calloc(1, sizeof *s);
+            if (s == NULL)
+                return 0;
+            if (xfer_setup(&s->x, &h->conf) != CURLE_OK ||
+                curl_easy_setopt(s->x.easy, CURLOPT_PRIVATE, (void *)s) != CURLE_OK) {
+                xfer_release(&s->x);   /* a half-configured slot is never kept */
+                free(s);
+                return 0;
+            }
+            h->slots[h->nslots++] = s;
+        }
+    }
+    /* At most n connections to the API host, and n kept for reuse. */
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)n);
+    return 1;
+}
+
+/* Moves every transfer curl reports as done out of the multi handle. */
+static int many_collect(bs_http *h)
+{
+    CURLMsg *m;
+    int left, n = 0;
+    while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+        CURL *easy = m->easy_handle;
+        CURLcode rc = m->data.result;
+        char *p = NULL;
+        bs_slot *s;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p);
+        s = (bs_slot *)(void *)p;
+        if (s == NULL || !s->attached)
+            continue;
+        curl_multi_remove_handle(h->multi, easy);   /* m is invalid from here */
+        s->attached = 0;
+        xfer_finish(&s->x);
+        s->rc = rc;
+        s->done = 1;
+        n++;
+    }
+    return n;
+}
+
+/* Ends every transfer still in flight with rc/msg (the multi handle
+ * failed as a whole). */
+static void many_fail_all(bs_http *h, CURLcode rc, const char *msg)
+{
+    int i;
+    for (i = 0; i < h->nslots; i++) {
+        bs_slot *s = h->slots[i];
+        if (s->attached) {
+            curl_multi_remove_handle(h->multi, s->x.easy);
+            s->attached = 0;
+            xfer_finish(&s->x);
+            slot_fail(s, s->index, rc, msg);
+        }
+    }
+}
+
+/* The loop of perform_many, run under lua_pcall by http_perform_many:
+ * whatever raises in here (the callback, out of memory while a result is
+ * built) unwinds only to there, which then takes the transfers out of
+ * curl. curl runs only inside the curl_multi_* calls and Lua only between
+ * them, so no error ever crosses libcurl.
+ * Arguments: the client, the requests, the concurrency, the callback. */
+static int many_run(lua_State *L)
+{
+    enum { CLIENT = 1, LIST, CONC, CALLBACK, RESULTS, ANCHOR };
+    bs_http *h = (bs_http *)lua_touserdata(L, CLIENT);
+    int n = (int)bs_rawlen(L, LIST), conc = (int)lua_tointeger(L, CONC);
+    int i, next = 1, running = 0;
+
+    lua_settop(L, CALLBACK);
+    lua_createtable(L, n, 0);           /* RESULTS */
+    lua_createtable(L, n, 0);           /* ANCHOR: the bodies curl points at */
+    for (;;) {
+        int finished = 0, still = 0;
+        CURLMcode mc;
+
+        for (i = 0; i < h->nslots && next <= n && running < conc; i++) {
+            bs_slot *s = h->slots[i];
+            if (s->index)
+                continue;
+            many_start(L, h, s, LIST, ANCHOR, next++);
+            if (s->attached)
+                running++;
+        }
+
+        for (i = 0; i < h->nslots; i++) {
+            bs_slot *s = h->slots[i];
+            int index = s->index;
+            if (!s->done)
+                continue;
+            h->requests++;
+            push_result_table(L, &s->x, s->rc);
+            s->done = 0;
+            s->index = 0;
+            lua_rawseti(L, RESULTS, index);
+            finished++;
+            if (!lua_isnil(L, CALLBACK)) {
+                lua_pushvalue(L, CALLBACK);
+                lua_pushinteger(L, (lua_Integer)index);
+                lua_rawgeti(L, RESULTS, index);
+                lua_call(L, 2, 0);
+            }
+        }
+        if (finished)
+            continue;                   /* start the next ones before waiting */
+        if (running == 0) {
+            if (next > n)
+                break;
+            continue;
+        }
+
+        mc = curl_multi_perform(h->multi, &still);
+        if (mc != CURLM_OK) {
+            many_fail_all(h, CURLE_FAILED_INIT, curl_multi_strerror(mc));
+            running = 0;
+            continue;
+        }
+        finished = many_collect(h);
+        running -= finished;
+        if (finished == 0 && running > 0) {
+#if LIBCURL_VERSION_NUM >= 0x074200
+            mc = curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
+#else
+            mc = curl_multi_wait(h->multi, NULL, 0, POLL_MS, NULL);
+#endif
+            if (mc != CURLM_OK) {
+                many_fail_all(h, CURLE_FAILED_INIT, curl_multi_strerror(mc));
+                running = 0;
+            }
+        }
+    }
+    lua_settop(L, RESULTS);
+    return 1;
+}
+
+/* h:perform_many(requests, concurrency, callback_or_nil) -> results */
+static int http_perform_many(lua_State *L)
+{
+    enum { LIST = 2, CONC = 3, CALLBACK = 4 };
+    bs_http *h = check_http(L);
+    lua_Integer conc;
+    int n, i, status;
+
+    /* All checks (which may raise) come first. */
+    luaL_checktype(L, LIST, LUA_TTABLE);
+    conc = luaL_checkinteger(L, CONC);
+    if (conc < 1 || conc > MAX_CONCURRENCY)
+        luaL_argerror(L, CONC, "concurrency must be a whole number from 1 to 1000");
+    if (!lua_isnoneornil(L, CALLBACK))
+        luaL_checktype(L, CALLBACK, LUA_TFUNCTION);
+    if (h->in_many)   /* from the callback or a finalizer */
+        return luaL_error(L, "bulksync: client is busy");
+    lua_settop(L, CALLBACK);
+    luaL_checkstack(L, 24, "bulksync.http: stack overflow");
+    n = (int)bs_rawlen(L, LIST);
+    for (i = 1; i <= n; i++) {
+        bs_request r;
+        int nextra, ctype = 0, bad_line;
+        const char *why = "must be a table";
+        lua_rawgeti(L, LIST, i);
+        if (lua_type(L, -1) == LUA_TTABLE)
+            why = read_request(L, lua_gettop(L), &r, &nextra, &ctype, &bad_line);
+        if (why && bad_line)
+            luaL_error(L, "bulksync.http: %s (requests[%d].extra_lines[%d])", why, i, bad_line);
+        if (why)
+            luaL_error(L, "bulksync.http: requests[%d]: %s", i, why);
+        lua_settop(L, CALLBACK);
+    }
+    if (n == 0) {
+        lua_newtable(L);
+        return 1;
+    }
+    if (conc > n)
+        conc = n;
+    if (!many_reserve(h, (int)conc))
+        return luaL_error(L, "bulksync.http: cannot set up libcurl's multi interface (out of memory?)");
+
+    lua_pushcfunction(L, many_run);     /* may allocate (5.1): before in_many is set */
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, LIST);
+    lua_pushinteger(L, conc);
+    lua_pushvalue(L, CALLBACK);
+    many_detach(h);
+    h->in_many = 1;
+    status = lua_pcall(L, 4, 1, 0);
+    /* Clean whatever the outcome: a transfer still in flight (after an
+     * error) is cut off and its connection closed. */
+    many_detach(h);
+    h->in_many = 0;
+    if (h->close_pending)
+        http_release(h);
+    if (status != 0)
+        return lua_error(L);            /* the callback's error, as it was raised */
+    return 1;
 }
 
 /* h:info() -> what curl measured for the last transfer. connects is the
@@ -773,7 +1189,7 @@ static int http_info(lua_State *L)
 static int http_close(lua_State *L)
 {
     bs_http *h = (bs_http *)luaL_checkudata(L, 1, BS_HTTP_MT);
-    if (h->busy)
+    if (h->busy || h->in_many)
         h->close_pending = 1;
     else
         http_release(h);
@@ -802,6 +1218,7 @@ static int http_tostring(lua_State *L)
 
 static const luaL_Reg http_methods[] = {
     { "perform", http_perform },
+    { "perform_many", http_perform_many },
     { "info",    http_info },
     { "close",   http_close },
     { NULL, NULL }
