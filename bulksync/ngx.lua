@@ -408,15 +408,28 @@ function M.new(config)
     t.client = "cosocket"
   end
 
+  local function exchange(req, u)
+    if t.resty_http then return resty_request(t, req, u) end
+    local resp, err, stale = raw_request(t, req, u)
+    if not resp and stale then
+      resp, err = raw_request(t, req, u)
+    end
+    return resp, err
+  end
+
   function t.request(req)
     local u = parse_url(req.url or "")
     if not u then
       return terror("TransportError", "cannot parse URL (only http:// and https:// are supported)", false)
     end
-    if t.resty_http then return resty_request(t, req, u) end
-    local resp, err, stale = raw_request(t, req, u)
-    if not resp and stale then
-      resp, err = raw_request(t, req, u)
+    -- Cosockets raise in phases that cannot yield (set_by_lua,
+    -- header_filter_by_lua, log_by_lua, init_by_lua): report that as a
+    -- typed error. LuaJIT lets a cosocket yield through this pcall.
+    local ok, resp, err = pcall(exchange, req, u)
+    if not ok then
+      local why = gsub(tostring(resp), "^[^\n]-:%d+: ", "")
+      return terror("TransportError", "cosocket request failed: " .. why ..
+        " (requests can be made from rewrite, access and content handlers and ngx.timer callbacks)", false)
     end
     return resp, err
   end

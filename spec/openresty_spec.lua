@@ -166,6 +166,17 @@ describe("inside OpenResty (nginx + the Lua module)", function()
     assert.is_nil(log:find(KEY, 1, true))
   end)
 
+  it("reports a phase without cosockets as a typed error, not a crash", function()
+    local c = fire(srv.port, "/header-filter?id=" .. SYNC .. "&name=x")
+    local rawtext = c:receive("*a")
+    c:close()
+    assert.equal("TransportError", rawtext:match("X%-Bulksync%-Kind: ([^\r\n]+)"), rawtext)
+    local text = rawtext:match("X%-Bulksync%-Result: ([^\r\n]+)")
+    assert.truthy(text:find("cosocket request failed: API disabled in the context of header_filter_by_lua", 1, true),
+      text)
+    assert.equal(0, #api:requests())
+  end)
+
   it("retries a 503 after an ngx.sleep wait, with the same idempotency key", function()
     api:script { { status = 503, body = '{"message":"try again","status":503}' } }
     local out = get("/update?id=" .. SYNC .. "&name=second-try&retries=1&key=nginx-retry-0001")

@@ -3,6 +3,8 @@
 -- sync, log tostring(err)) and answers with JSON describing what happened,
 -- so the spec can check it from outside.
 --
+--   GET /update?id=UUID ...         (content_by_lua)
+--   GET /header-filter?id=UUID ...  (header_filter_by_lua: no cosockets)
 --   GET /update?id=UUID&name=NAME[&bad=1][&retries=N][&key=IDEMPOTENCY-KEY]
 --              [&transport=curl]   (the blocking transport, as a control)
 --              [&base=URL]         (another server than $BULKSYNC_BASE_URL)
@@ -32,8 +34,7 @@ local function plain(v)
   return nil
 end
 
-function M.update()
-  local args = ngx.req.get_uri_args()
+local function run(args)
   local out = {}
   local ok, err = pcall(function()
     local client = bulksync.new {
@@ -68,8 +69,21 @@ function M.update()
     end
     out.error = e
   end
+  return out
+end
+
+function M.update()
+  local out = run(ngx.req.get_uri_args())
   ngx.header["Content-Type"] = "application/json"
   ngx.say(cjson.encode(out))
+end
+
+-- The same call from a phase where cosockets cannot run: the answer is a
+-- header holding what came back.
+function M.header_filter()
+  local out = run(ngx.req.get_uri_args())
+  ngx.header["X-Bulksync-Result"] = out.error and out.error.text or "no error"
+  ngx.header["X-Bulksync-Kind"] = out.error and tostring(out.error.kind) or "none"
 end
 
 return M
