@@ -274,6 +274,15 @@ local function curl_transport(config)
     end
     return nil, { kind = headers, message = body, curl_code = code, retryable = CURL_RETRYABLE[code] or false }
   end
+  -- on_done(i, response | nil, err) as each exchange ends (completion
+  -- order), called between libcurl calls, never from inside one.
+  function t.request_many(reqs, concurrency, on_done)
+    handle:perform_many(reqs, concurrency, function(i, r)
+      if r.status then return on_done(i, r) end
+      return on_done(i, nil, { kind = r.kind, message = r.message, curl_code = r.curl_code,
+        retryable = CURL_RETRYABLE[r.curl_code] or false })
+    end)
+  end
   t.sleep = core.sleep
   t.handle = handle
   function t.close() handle:close() end
@@ -546,16 +555,17 @@ local function call_options(opts)
   return opts
 end
 
--- One exchange with the retry policy. Every attempt sends the identical
--- body and the same Idempotency-Key: a full-replacement PUT is idempotent.
-function Client:_request(method, path, body, opts)
-  local config = self._config
-  local retries = opts.retries
-  if retries == nil then retries = self.policy.retries
-  elseif type(retries) ~= "number" or retries < 0 or retries ~= floor(retries) then
+local function check_retries(retries, default)
+  if retries == nil then return default end
+  if type(retries) ~= "number" or retries < 0 or retries ~= floor(retries) then
     raise_invalid("retries", "must be a whole number >= 0", "options")
   end
-  local key = check_idempotency_key(opts.idempotency_key)
+  return retries
+end
+
+-- The request a transport gets; key (checked) adds an Idempotency-Key.
+local function build_request(self, method, path, body, key)
+  local config = self._config
   local req = {
     method = method,
     url = self.base_url .. path,
@@ -572,29 +582,42 @@ function Client:_request(method, path, body, opts)
     req.headers = h
     req.extra_lines = { "Idempotency-Key: " .. key }
   end
+  return req
+end
+
+-- What one attempt came to: nil for a 2xx response, else its typed error
+-- (err.retryable says whether another attempt may help).
+local function attempt_error(req, attempt, resp, terr)
+  local err
+  if resp then
+    local status = resp.status
+    if status >= 200 and status < 300 then return nil end
+    err = http_error(status, resp.headers, resp.body or "")
+  else
+    terr = type(terr) == "table" and terr or { kind = "TransportError", message = tostring(terr) }
+    err = new_error(terr.kind == "TimeoutError" and "TimeoutError" or "TransportError", {
+      message = terr.message or "transport failed", curl_code = terr.curl_code,
+      retryable = terr.retryable ~= false,
+    })
+  end
+  err.attempts = attempt
+  err.method, err.url = req.method, req.url
+  return err
+end
+
+-- One exchange with the retry policy. Every attempt sends the identical
+-- body and the same Idempotency-Key: a full-replacement PUT is idempotent.
+function Client:_request(method, path, body, opts)
+  local retries = check_retries(opts.retries, self.policy.retries)
+  local req = build_request(self, method, path, body, check_idempotency_key(opts.idempotency_key))
   local transport = self.transport
   local attempts = retries + 1
   for attempt = 1, attempts do
     local resp, terr = transport.request(req)
-    local err, resp_headers
-    if resp then
-      local status = resp.status
-      if status >= 200 and status < 300 then
-        return resp, attempt
-      end
-      resp_headers = resp.headers
-      err = http_error(status, resp_headers, resp.body or "")
-    else
-      terr = type(terr) == "table" and terr or { kind = "TransportError", message = tostring(terr) }
-      err = new_error(terr.kind == "TimeoutError" and "TimeoutError" or "TransportError", {
-        message = terr.message or "transport failed", curl_code = terr.curl_code,
-        retryable = terr.retryable ~= false,
-      })
-    end
-    err.attempts = attempt
-    err.method, err.url = method, req.url
+    local err = attempt_error(req, attempt, resp, terr)
+    if not err then return resp, attempt end
     if not err.retryable or attempt == attempts then error(err, 0) end
-    transport.sleep(retry_wait(self.policy, attempt, resp_headers))
+    transport.sleep(retry_wait(self.policy, attempt, resp and resp.headers))
   end
 end
 
@@ -610,16 +633,25 @@ local function sync_path(id)
   return "/api/bulk/syncs/" .. id
 end
 
+local function encode_body(body, version, strict)
+  local json, problems, count = core.encode(body, version, strict)
+  if not json then error(validation_error(problems, count), 0) end
+  return json
+end
+
+local function update_result(resp, attempts, version)
+  return decode_envelope(resp, "update"), meta_of(resp, attempts, version)
+end
+
 function Client:update(id, body, opts)
   check_open(self)
   opts = call_options(opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   if opts.plan then return self:plan(id, body, opts) end
-  local json, problems, count = core.encode(body, version, opts.strict)
-  if not json then error(validation_error(problems, count), 0) end
+  local json = encode_body(body, version, opts.strict)
   local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
-  return decode_envelope(resp, "update"), meta_of(resp, attempts, version)
+  return update_result(resp, attempts, version)
 end
 
 function Client:get(id, opts)
@@ -645,16 +677,20 @@ function Client:list(opts)
   return data, meta_of(resp, attempts, self.version)
 end
 
+local function schemas_data(resp)
+  local data = decode_envelope(resp, "schemas")
+  if type(data) ~= "table" then
+    raise("DecodeError", { status = resp.status, message = 'schemas: "data" is not a list' })
+  end
+  return data
+end
+
 function Client:schemas(id, opts)
   check_open(self)
   opts = call_options(opts)
   id = check_id(id)
   local resp, attempts = self:_request("GET", sync_path(id) .. "/schemas", nil, opts)
-  local data = decode_envelope(resp, "schemas")
-  if type(data) ~= "table" then
-    raise("DecodeError", { status = resp.status, message = 'schemas: "data" is not a list' })
-  end
-  return data, meta_of(resp, attempts, self.version)
+  return schemas_data(resp), meta_of(resp, attempts, self.version)
 end
 
 ------------------------------------------------------------------------
@@ -714,6 +750,23 @@ local function check_changes(changes, version)
   if #problems > 0 then error(validation_error(problems, #problems, "changes"), 0) end
 end
 
+local function check_schemas_mode(mode)
+  mode = mode or "keep"
+  if mode ~= "keep" and mode ~= "omit" then
+    raise_invalid("schemas", 'must be "keep" or "omit"', "options")
+  end
+  return mode
+end
+
+-- The complete body for a PUT: the fetched sync with changes applied.
+local function patched_body(sync, schemas, changes, version, keep_organization)
+  local P = plan_module()
+  local body, problems = P.to_update(sync, { version = version, schemas = schemas,
+    keep_organization = keep_organization })
+  if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
+  return P.apply(body, changes, version)
+end
+
 --- client:patch(id, changes, opts): get -> to_update -> apply -> update.
 -- The API has no version check on PUT: a change made by someone else
 -- between our GET and PUT is overwritten (a lost update).
@@ -723,20 +776,13 @@ function Client:patch(id, changes, opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   check_changes(changes, version)
-  local mode = opts.schemas or "keep"
-  if mode ~= "keep" and mode ~= "omit" then
-    raise_invalid("schemas", 'must be "keep" or "omit"', "options")
-  end
+  local mode = check_schemas_mode(opts.schemas)
   local sync = self:get(id, { retries = opts.retries })
   local schemas
   if mode == "keep" and changes.schemas == nil then
     schemas = self:schemas(id, { retries = opts.retries })
   end
-  local P = plan_module()
-  local body, problems = P.to_update(sync, { version = version, schemas = schemas,
-    keep_organization = opts.keep_organization })
-  if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
-  body = P.apply(body, changes, version)
+  local body = patched_body(sync, schemas, changes, version, opts.keep_organization)
   local data, meta = self:update(id, body, {
     version = version, idempotency_key = opts.idempotency_key, retries = opts.retries,
   })
@@ -752,6 +798,182 @@ function Client:plan(id, body, opts)
   local current = self:get(id, { retries = opts.retries })
   local schemas = self:schemas(id, { retries = opts.retries })
   return plan_module().diff(current, body, { version = version, schemas = schemas, id = id })
+end
+
+------------------------------------------------------------------------
+-- Many updates at once
+------------------------------------------------------------------------
+
+local DEFAULT_CONCURRENCY = 8
+local MAX_CONCURRENCY     = 1000
+
+-- Runs reqs through the transport, at most `concurrency` in flight, and
+-- calls on_done(i, response | nil, err) as each ends. libcurl: one multi
+-- handle. OpenResty: light threads, each taking the next request. Any
+-- other transport: one after another.
+local function exchange_many(transport, reqs, concurrency, on_done)
+  local n = #reqs
+  if transport.request_many then return transport.request_many(reqs, concurrency, on_done) end
+  local ngx = transport.name == "ngx" and (transport.ngx or rawget(_G, "ngx"))
+  if ngx and type(ngx.thread) == "table" then
+    local next_i, failure = 1, nil
+    local function worker()
+      while failure == nil and next_i <= n do
+        local i = next_i
+        next_i = i + 1
+        local ok, e = pcall(on_done, i, transport.request(reqs[i]))
+        if not ok then failure = failure or { e } end
+      end
+    end
+    local threads = {}
+    for k = 1, min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
+    for k = 1, #threads do
+      local ok, e = ngx.thread.wait(threads[k])
+      if not ok then failure = failure or { e } end
+    end
+    if failure then error(failure[1], 0) end
+    return
+  end
+  for i = 1, n do on_done(i, transport.request(reqs[i])) end
+end
+
+-- The retry policy for many requests, in rounds: every job ({ req, max =
+-- attempts allowed }) runs once; those whose error is retryable and that
+-- have attempts left run again in the next round, after one sleep of the
+-- longest wait any of them needs. done(job, response | nil, attempts, err)
+-- is called once per job, as it ends for good.
+local function run_rounds(self, jobs, concurrency, done)
+  local transport, policy = self.transport, self.policy
+  local pending = jobs
+  while #pending > 0 do
+    local again, wait, reqs = {}, 0, {}
+    for i, job in ipairs(pending) do reqs[i] = job.req end
+    exchange_many(transport, reqs, concurrency, function(i, resp, terr)
+      local job = pending[i]
+      job.attempt = (job.attempt or 0) + 1
+      local err = attempt_error(job.req, job.attempt, resp, terr)
+      if err and err.retryable and job.attempt < job.max then
+        again[#again + 1] = job
+        local w = retry_wait(policy, job.attempt, resp and resp.headers)
+        if w > wait then wait = w end
+        return
+      end
+      return done(job, not err and resp or nil, job.attempt, err)
+    end)
+    pending = again
+    if #pending > 0 then transport.sleep(wait) end
+  end
+end
+
+-- Checks one item; raises a ValidationError, or returns what to send.
+local function prepare_item(item, version, strict)
+  if type(item) ~= "table" then
+    raise_invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
+  end
+  local id = check_id(item.id)
+  local key = check_idempotency_key(item.idempotency_key)
+  if item.patch ~= nil then
+    if item.body ~= nil then raise_invalid("", "give body or patch, not both", "item") end
+    check_changes(item.patch, version)
+    return { id = id, key = key, patch = item.patch }
+  end
+  return { id = id, key = key, json = encode_body(item.body, version, strict) }
+end
+
+local function protect(f, ...)
+  local ok, a, b = pcall(f, ...)
+  if ok then return a, b end
+  if not M.is_error(a) then error(a, 0) end   -- a bug, not an item's failure
+  return nil, a
+end
+
+--- client:update_many(items, opts) -> results
+-- items: list of { id =, body = } or { id =, patch = changes }, each with an
+-- optional idempotency_key. results[i] (input order) is { ok = true, data =,
+-- meta = } or { ok = false, err = <typed error> }. An item that fails
+-- validation is not sent. Patch items first fetch their sync (and schemas)
+-- in one parallel pass; then every PUT goes out in a second pass.
+function Client:update_many(items, opts)
+  check_open(self)
+  opts = call_options(opts)
+  if type(items) ~= "table" then
+    raise_invalid("items", "must be a list of { id = ..., body = ... }", "request")
+  end
+  local version = check_version(opts.version or self.version)
+  local concurrency = opts.concurrency
+  if concurrency == nil then
+    concurrency = DEFAULT_CONCURRENCY
+  elseif type(concurrency) ~= "number" or concurrency ~= floor(concurrency) or concurrency < 1
+      or concurrency > MAX_CONCURRENCY then
+    raise_invalid("concurrency", "must be a whole number from 1 to " .. MAX_CONCURRENCY, "options")
+  end
+  local on_progress = opts.on_progress
+  if on_progress ~= nil and type(on_progress) ~= "function" then
+    raise_invalid("on_progress", "must be a function(done, total, item, result)", "options")
+  end
+  local max = check_retries(opts.retries, self.policy.retries) + 1
+  local mode = check_schemas_mode(opts.schemas)
+
+  local n, results, finished = #items, {}, 0
+  local function finish(i, result)
+    results[i] = result
+    finished = finished + 1
+    if on_progress then on_progress(finished, n, items[i], result) end
+  end
+
+  local prepared, gets = {}, {}
+  for i = 1, n do
+    local p, err = protect(prepare_item, items[i], version, opts.strict)
+    if err then
+      finish(i, { ok = false, err = err })
+    else
+      prepared[i] = p
+      if p.patch then
+        p.waiting = 1
+        gets[#gets + 1] = { item = i, what = "sync", max = max,
+          req = build_request(self, "GET", sync_path(p.id), nil) }
+        if mode == "keep" and p.patch.schemas == nil then
+          p.waiting = 2
+          gets[#gets + 1] = { item = i, what = "schemas", max = max,
+            req = build_request(self, "GET", sync_path(p.id) .. "/schemas", nil) }
+        end
+      end
+    end
+  end
+
+  run_rounds(self, gets, concurrency, function(job, resp, _, err)
+    local p = prepared[job.item]
+    p.waiting = p.waiting - 1
+    if resp and not p.err then
+      p[job.what], err = protect(job.what == "sync" and decode_envelope or schemas_data, resp, "get")
+    end
+    p.err = p.err or err
+  end)
+
+  local puts = {}
+  for i = 1, n do
+    local p = prepared[i]
+    if p and p.patch then
+      local body
+      if not p.err then body, p.err = protect(patched_body, p.sync, p.schemas, p.patch, version,
+        opts.keep_organization) end
+      if not p.err then p.json, p.err = protect(encode_body, body, version, opts.strict) end
+      if p.err then finish(i, { ok = false, err = p.err }) end
+    end
+    if p and p.json then
+      puts[#puts + 1] = { item = i, max = max, req = build_request(self, "PUT", sync_path(p.id), p.json, p.key) }
+    end
+  end
+
+  run_rounds(self, puts, concurrency, function(job, resp, attempts, err)
+    local data, meta
+    if resp then
+      data, meta = protect(update_result, resp, attempts, version)
+      if data == nil then err = meta end
+    end
+    return finish(job.item, err and { ok = false, err = err } or { ok = true, data = data, meta = meta })
+  end)
+  return results
 end
 
 M.Client = Client
