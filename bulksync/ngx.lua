@@ -243,6 +243,10 @@ function Exchange:read_response(method, limit)
 end
 
 local function raw_request(t, req, u)
+  local headers, bad = request_headers(req)
+  if not headers then
+    return terror("TransportError", "header " .. bad .. " has an invalid name or value", false)
+  end
   local ngx = t.ngx
   local sock = ngx.socket.tcp()
   local connect_ms = ms(req.connect_timeout or t.config.connect_timeout)
@@ -270,11 +274,6 @@ local function raw_request(t, req, u)
     end
   end
 
-  local headers, bad = request_headers(req)
-  if not headers then
-    sock:close()
-    return terror("TransportError", "header " .. bad .. " has an invalid name or value", false)
-  end
   local method = req.method or "GET"
   local out = { method, " ", u.path, " HTTP/1.1\r\nHost: ", u.host_header, "\r\n" }
   for _, h in ipairs(headers) do
