@@ -246,7 +246,8 @@ end
 --   response = { status = int, headers = {lower-case name = value}, body = string }
 --   err      = { kind = "TimeoutError" | "TransportError", message, retryable, curl_code }
 -- The client may also pass `header_lines` (the same headers as "Name: value"
--- lines) for transports that want them pre-built.
+-- lines) for transports that want them pre-built. curl_code is set only by
+-- the libcurl transport; bulksync/ngx.lua is the OpenResty one.
 ------------------------------------------------------------------------
 
 -- curl codes worth another attempt: the connection failed or broke, not a
@@ -297,14 +298,17 @@ end
 
 local function make_transport(opts, config)
   local choice = opts.transport
-  if choice == nil then choice = in_openresty() and "ngx" or "curl" end
+  local openresty = in_openresty()
+  if choice == nil then choice = openresty and "ngx" or "curl" end
+  -- Inside nginx a retry wait must yield, not block the worker.
+  local default_sleep = openresty and rawget(_G, "ngx").sleep or core.sleep
   if choice == "curl" then return curl_transport(config) end
   if choice == "ngx" then return require("bulksync.ngx").new(config) end
   if type(choice) == "function" then
-    return { request = choice, sleep = opts.sleep or core.sleep, name = "custom", close = function() end }
+    return { request = choice, sleep = opts.sleep or default_sleep, name = "custom", close = function() end }
   end
   if type(choice) == "table" and type(choice.request) == "function" then
-    local t = { request = choice.request, sleep = choice.sleep or opts.sleep or core.sleep,
+    local t = { request = choice.request, sleep = choice.sleep or opts.sleep or default_sleep,
       name = choice.name or "custom", close = choice.close or function() end }
     return t
   end
