@@ -438,10 +438,19 @@ local OPTION_NAMES = {
 function M.new(opts)
   if type(opts) ~= "table" then raise_invalid("", "bulksync.new expects a table of options", "options") end
   local problems = {}
-  for k in pairs(opts) do
-    if not OPTION_NAMES[k] then problems[#problems + 1] = problem(tostring(k), "unknown option") end
-  end
   local key = opts.api_key
+  -- A name is echoed only when it looks like one: a misplaced header line
+  -- or the key itself used as a table key must not reach the message.
+  local function shown(name, pattern)
+    if type(name) ~= "string" or #name > 64 or not find(name, pattern) or
+       (type(key) == "string" and key ~= "" and find(name, key, 1, true)) then
+      return "(name not shown)"
+    end
+    return name
+  end
+  for k in pairs(opts) do
+    if not OPTION_NAMES[k] then problems[#problems + 1] = problem(shown(k, "^[%a_][%w_]*$"), "unknown option") end
+  end
   if type(key) ~= "string" or key == "" then
     problems[#problems + 1] = problem("api_key", "must be a non-empty string")
   elseif has_crlf(key) then
@@ -492,8 +501,9 @@ function M.new(opts)
       problems[#problems + 1] = problem("headers", "must be a table of name = value")
     else
       for name, value in pairs(opts.headers) do
-        local path = "headers." .. tostring(name)
-        if type(name) ~= "string" or not find(name, "^[%w!#$%%&'*+.^_`|~-]+$") then
+        local token = "^[%w!#$%%&'*+.^_`|~-]+$"
+        local path = "headers." .. shown(name, token)
+        if type(name) ~= "string" or not find(name, token) then
           problems[#problems + 1] = problem(path, "is not a valid header name")
         elseif lower(name) == "authorization" then
           problems[#problems + 1] = problem(path, "is set from api_key and org_id")
