@@ -99,7 +99,7 @@ end
 
 local function fill(c)
   while true do
-    local data, err, partial = c.sock:receive(8192)
+    local data, err, partial = c.sock:receive(65536)
     local got = data or partial
     if got and #got > 0 then
       c.buf = c.buf .. got
