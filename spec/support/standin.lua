@@ -53,7 +53,7 @@ local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local function read_file(path)
+local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return nil end
   local s = f:read("*a")
@@ -173,7 +173,7 @@ function M.start(opts)
   assert(self.pid, "standin: could not start the server process")
   local give_up = socket.gettime() + START_TIMEOUT
   while socket.gettime() < give_up do
-    local port = tonumber(read_file(self.port_file) or "")
+    local port = tonumber(slurp(self.port_file) or "")
     if port then
       self.port = port
       self.url = "http://127.0.0.1:" .. port
@@ -238,7 +238,7 @@ function Server:state(id)
 end
 
 function Server:log()
-  return read_file(self.log_file) or ""
+  return slurp(self.log_file) or ""
 end
 
 local function alive(pid)
