@@ -943,11 +943,9 @@ function Client:update_many(items, opts)
     else
       prepared[i] = p
       if p.patch then
-        p.waiting = 1
         gets[#gets + 1] = { item = i, what = "sync", max = max,
           req = build_request(self, "GET", sync_path(p.id), nil) }
         if mode == "keep" and p.patch.schemas == nil then
-          p.waiting = 2
           gets[#gets + 1] = { item = i, what = "schemas", max = max,
             req = build_request(self, "GET", sync_path(p.id) .. "/schemas", nil) }
         end
@@ -957,7 +955,6 @@ function Client:update_many(items, opts)
 
   run_rounds(self, gets, concurrency, function(job, resp, _, err)
     local p = prepared[job.item]
-    p.waiting = p.waiting - 1
     if resp and not p.err then
       p[job.what], err = protect(job.what == "sync" and decode_envelope or schemas_data, resp, "get")
     end
