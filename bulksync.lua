@@ -9,9 +9,9 @@ local core = require "bulksync.core"
 
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
 local setmetatable, getmetatable, error, pcall = setmetatable, getmetatable, error, pcall
-local select, next = select, next
-local concat, insert = table.concat, table.insert
-local format, sub, byte, char, find, gsub, lower = string.format, string.sub, string.byte, string.char,
+local next = next
+local concat = table.concat
+local format, sub, byte, find, gsub, lower = string.format, string.sub, string.byte,
     string.find, string.gsub, string.lower
 local floor, huge, min, random = math.floor, math.huge, math.min, math.random
 
@@ -754,7 +754,9 @@ local function check_changes(changes, version)
   -- Unknown names and bad values are found by the full check after merging;
   -- failing early here only saves the GET.
   local probe = {}
-  for k, v in pairs(changes) do if type(k) == "string" and schema.by_name and not schema.by_name[k] then probe[k] = v end end
+  for k, v in pairs(changes) do
+    if type(k) == "string" and not READ_ONLY[k] and not schema.by_name[k] then probe[k] = v end
+  end
   if next(probe) then
     local _, ps = core.validate(probe, version)
     for _, p in ipairs(ps or {}) do
