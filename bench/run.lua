@@ -11,7 +11,7 @@ local function machine()
     string.format("machine: %s cores, %s, Linux %s", H.shell("nproc") or "?", cpu, H.shell("uname -r") or "?"),
     string.format("software: %s, lua-cjson %s, %s, %s, node %s", _VERSION, require("cjson")._VERSION,
       (H.shell("curl --version") or "curl ?"):match("libcurl/%S+") or "libcurl ?",
-      (H.shell((os.getenv("NGINX") or "nginx") .. " -v 2>&1") or ""):match("nginx/%S+") or "nginx ?",
+      (H.shell((os.getenv("NGINX_BIN") or "nginx") .. " -v 2>&1") or ""):match("nginx/%S+") or "nginx ?",
       H.shell("node --version") or "unavailable"),
   }
   return table.concat(parts, "\n")
@@ -53,20 +53,28 @@ print(string.format("each figure: median of %s runs, all measured in this run; r
 print("(times for rows 1-3 and 6a, so lower is better; rates for row 4 and the speed-up of 6b, so higher is better)")
 io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-7", "\n")
 
-local codec = (wanted["1"] or wanted["2"]) and require "codec"
-if wanted["1"] then add(codec.encode_rows()) end
-if wanted["2"] then add(codec.decode_rows()) end
-local net = (wanted["3"] or wanted["4"] or wanted["5"] or wanted["6"]) and require "net"
-if wanted["3"] or wanted["4"] then
-  local seq = net.sequential_rows()
-  for _, r in ipairs(seq) do
-    local n = r.row:sub(1, 1)
-    if wanted[n] then add({ r }) end
-  end
+-- A row that fails is reported in the table; the others still run.
+local function try(label, fn)
+  local ok, list = pcall(fn)
+  if ok then return add(list) end
+  add({ { row = label, ours = "-", reference = "failed: " .. tostring(list):gsub("%s+", " "):sub(1, 60),
+    ratio = "-", target = "-", met = "NO" } })
 end
-if wanted["5"] then add(net.connection_rows()) end
-if wanted["6"] then add(net.parallel_rows()) end
-if wanted["7"] then add(memory_row()) end
+
+if wanted["1"] then try("1  encode+validate", function() return require("codec").encode_rows() end) end
+if wanted["2"] then try("2  decode", function() return require("codec").decode_rows() end) end
+if wanted["3"] or wanted["4"] then
+  try("3/4 sequential updates", function()
+    local list = {}
+    for _, r in ipairs(require("net").sequential_rows()) do
+      if wanted[r.row:sub(1, 1)] then list[#list + 1] = r end
+    end
+    return list
+  end)
+end
+if wanted["5"] then try("5  connections", function() return require("net").connection_rows() end) end
+if wanted["6"] then try("6  update_many", function() return require("net").parallel_rows() end) end
+if wanted["7"] then try("7  memory", memory_row) end
 
 print()
 print(H.table(rows))

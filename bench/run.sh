@@ -31,66 +31,12 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   [ -d bench/ts/node_modules/polytomic ] && TS_READY=1
 fi
 
-# The stub: three ports (immediate answer, counted connections, 20 ms delay).
-MODDIR=""
-for d in /usr/lib/nginx/modules /usr/share/nginx/modules /usr/lib64/nginx/modules; do
-  [ -f "$d/ngx_http_lua_module.so" ] && { MODDIR=$d; break; }
-done
-MODULES=""
-if [ -n "$MODDIR" ]; then
-  [ -f "$MODDIR/ndk_http_module.so" ] && MODULES="load_module $MODDIR/ndk_http_module.so;"
-  MODULES="$MODULES load_module $MODDIR/ngx_http_lua_module.so;"
-fi
-NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-
-set -- $("$LUA" -e '
-  local socket = require "socket"
-  local ports, keep = {}, {}
-  for i = 1, 3 do
-    local s = assert(socket.bind("127.0.0.1", 0))
-    keep[i] = s
-    ports[i] = select(2, s:getsockname())
-  end
-  for _, s in ipairs(keep) do s:close() end
-  print(table.concat(ports, " "))')
-PORT_FAST=$1 PORT_COUNT=$2 PORT_SLOW=$3
-
-STUB=$OUT/stub
-rm -rf "$STUB"
-mkdir -p "$STUB"
-# The fixed answer: a real update response; the stub config is generated
-# from it, so no JSON lives in two places.
-RESPONSE=$("$LUA" -e 'package.path = "bench/lua/?.lua;" .. package.path
-  local b = require "bodies"
-  local s = b.json(b.response_2024())
-  local bad = s:find("$", 1, true) or s:find("\\", 1, true) or s:find(string.char(39), 1, true)
-    or s:find("]=]", 1, true)
-  assert(not bad, "the response holds a character the nginx config cannot quote")
-  io.write(s)')
-sed -e "s#@PREFIX@#$STUB#g" -e "s#@MODULES@#$MODULES#" \
-    -e "s#@PORT_FAST@#$PORT_FAST#" -e "s#@PORT_COUNT@#$PORT_COUNT#" -e "s#@PORT_SLOW@#$PORT_SLOW#" \
-    bench/nginx/stub.conf.in > "$STUB/stub.conf.tmp"
-# The JSON goes in with awk's index(), not a regex: it may hold regex specials.
-RESPONSE="$RESPONSE" awk '{
-  line = $0; out = ""
-  while ((i = index(line, "@RESPONSE@")) > 0) {
-    out = out substr(line, 1, i - 1) ENVIRON["RESPONSE"]; line = substr(line, i + 10)
-  }
-  print out line }' "$STUB/stub.conf.tmp" > "$STUB/stub.conf"
-
-stop_stub() {
-  if [ -f "$STUB/nginx.pid" ]; then
-    kill -QUIT "$(cat "$STUB/nginx.pid")" 2>/dev/null || true
-    i=0
-    while [ -f "$STUB/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-  fi
-}
-trap stop_stub EXIT
+# The stub: nginx on three free 127.0.0.1 ports; stopped on any exit.
+. bench/stub.sh
+trap stub_stop EXIT
 trap 'exit 130' INT TERM
+stub_start
 
-"$NGINX" -p "$STUB" -c "$STUB/stub.conf" -e "$STUB/error.log" -q || {
-  echo "bench: nginx did not start:" >&2; cat "$STUB/error.log" >&2; exit 1; }
-
-NGINX=$NGINX LUA=$LUA BENCH_OUT=$OUT BENCH_STUB=$STUB BENCH_FLOOR=$OUT/floor BENCH_TS=$TS_READY \
+NGINX_BIN=$NGINX_BIN LUA=$LUA BENCH_OUT=$OUT BENCH_STUB=$STUB BENCH_FLOOR=$OUT/floor BENCH_TS=$TS_READY \
 PORT_FAST=$PORT_FAST PORT_COUNT=$PORT_COUNT PORT_SLOW=$PORT_SLOW \
   "$LUA" bench/run.lua
