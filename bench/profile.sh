@@ -21,8 +21,12 @@ if [ -z "$N" ]; then
   esac
 fi
 command -v valgrind >/dev/null 2>&1 || { echo "profile: valgrind is not installed" >&2; exit 1; }
-mkdir -p "$OUT"
-make -s all >/dev/null
+LUA_VERSION=${LUA_VERSION:-5.4}
+MODDIR=$OUT/lua$LUA_VERSION
+mkdir -p "$MODDIR/bulksync"
+make -s "$MODDIR/bulksync/core.so" MODULE="$MODDIR/bulksync/core.so" LUA_VERSION="$LUA_VERSION" >/dev/null
+BENCH_CPATH="$MODDIR/?.so;"
+export BENCH_CPATH
 
 if [ "$CASE" = update ]; then
   . bench/stub.sh

@@ -1,7 +1,7 @@
 -- The benchmark's driver: runs each row and prints one table. Start it
 -- through bench/run.sh, which builds what it needs and starts the stub.
 package.path = "./?.lua;./bench/lua/?.lua;" .. package.path
-package.cpath = "./?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_CPATH") or "./?.so;") .. package.cpath
 
 local H = require "harness"
 

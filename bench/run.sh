@@ -9,11 +9,16 @@ set -eu
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-LUA=${LUA:-lua5.4}
+LUA_VERSION=${LUA_VERSION:-5.4}
+LUA=${LUA:-lua$LUA_VERSION}
 OUT=$ROOT/bench/out
-mkdir -p "$OUT"
-
-make -s all >/dev/null
+# The module is built aside: a bulksync/core.so another run left for a
+# different Lua must not be what the bench loads.
+MODDIR=$OUT/lua$LUA_VERSION
+mkdir -p "$MODDIR/bulksync"
+make -s "$MODDIR/bulksync/core.so" MODULE="$MODDIR/bulksync/core.so" LUA_VERSION="$LUA_VERSION" >/dev/null
+BENCH_CPATH="$MODDIR/?.so;"
+export BENCH_CPATH LUA
 
 # Row 3's floor: plain libcurl, built here so it matches the local libcurl.
 CC=${CC:-cc}

@@ -3,7 +3,7 @@
 -- `update` needs the stub (PORT_FAST). The data is built before the loop,
 -- so a profile of the whole process is mostly the loop.
 package.path = "./?.lua;./bench/lua/?.lua;" .. package.path
-package.cpath = "./?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_CPATH") or "./?.so;") .. package.cpath
 
 local bulksync = require "bulksync"
 local bodies = require "bodies"

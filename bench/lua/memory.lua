@@ -3,7 +3,7 @@
 --
 --   lua5.4 bench/lua/memory.lua PORT N1 N2   prints "<rss after N1> <rss after N2>" in bytes
 package.path = "./?.lua;./bench/lua/?.lua;" .. package.path
-package.cpath = "./?.so;" .. package.cpath
+package.cpath = (os.getenv("BENCH_CPATH") or "./?.so;") .. package.cpath
 
 local bulksync = require "bulksync"
 local bodies = require "bodies"
