@@ -57,6 +57,7 @@ io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-7", "\n")
 local function try(label, fn)
   local ok, list = pcall(fn)
   if ok then return add(list) end
+  io.stderr:write("bench: ", label, " failed: ", tostring(list), "\n")
   add({ { row = label, ours = "-", reference = "failed: " .. tostring(list):gsub("%s+", " "):sub(1, 60),
     ratio = "-", target = "-", met = "NO" } })
 end
