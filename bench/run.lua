@@ -57,6 +57,8 @@ io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-7", "\n")
 local function try(label, fn)
   local ok, list = pcall(fn)
   if ok then return add(list) end
+  -- Ctrl-C reaches Lua as an error: stop, do not carry on with the next row.
+  if tostring(list):find("interrupted!", 1, true) then error(list, 0) end
   io.stderr:write("bench: ", label, " failed: ", tostring(list), "\n")
   add({ { row = label, ours = "-", reference = "failed: " .. tostring(list):gsub("%s+", " "):sub(1, 60),
     ratio = "-", target = "-", met = "NO" } })
