@@ -37,12 +37,24 @@ local id = bodies.sync_id
 local body_file = env.out .. "/body_2024.json"
 H.write(body_file, bulksync.encode(body, { version = VERSION }))
 
--- The header lines our client sends, for the floor and the curl command.
+-- The header lines our client sends, for the floor and the curl command:
+-- read from the request a recording transport is handed.
 local function header_lines()
-  local c = new_client(env.fast)
-  local lines = {}
-  for _, l in ipairs(c._config.header_lines) do lines[#lines + 1] = l end
+  local seen
+  local c = bulksync.new { api_key = API_KEY, base_url = base(env.fast), version = VERSION,
+    transport = function(req)
+      seen = req
+      return { status = 200, headers = {}, body = '{"data":{}}' }
+    end }
+  c:update(id, body)
   c:close()
+  local lines = {}
+  if seen.header_lines then
+    for _, l in ipairs(seen.header_lines) do lines[#lines + 1] = l end
+  else
+    for k, v in pairs(seen.headers) do lines[#lines + 1] = k .. ": " .. v end
+    table.sort(lines)
+  end
   return lines
 end
 
@@ -85,7 +97,7 @@ function M.sequential_rows()
   local json = bulksync.encode(body, { version = VERSION })
   local path, decode, none = "/api/bulk/syncs/" .. id, bulksync.decode, {}
   local raw = {}
-  local ok_raw = pcall(function()
+  local ok_raw, why = pcall(function()
     client:_request("PUT", path, json, none)
     for _ = 1, runs do
       collectgarbage("collect")
@@ -106,7 +118,9 @@ function M.sequential_rows()
     target = "<= 1.15",
     met = H.met(ratio <= 1.15),
   }
-  if ok_raw then
+  if not ok_raw then
+    io.stderr:write("bench: row 3b left out (it uses the client's internal request path): ", tostring(why), "\n")
+  else
     local t_raw = H.median(raw)
     rows[#rows + 1] = {
       row = "3b same, body pre-encoded (diagnostic)",
