@@ -156,8 +156,10 @@ M.is_uuid = is_uuid
 
 local function check_id(id)
   if not is_uuid(id) then
+    -- The value is not quoted: a script that passes the wrong variable may
+    -- be passing its API key.
     raise_invalid("id", "must be a UUID (8-4-4-4-12 hex digits), got " ..
-      (type(id) == "string" and format("%q", sub(id, 1, 64)) or type(id)), "request")
+      (type(id) == "string" and format("a string of %d bytes", #id) or type(id)), "request")
   end
   return lower(id)
 end
@@ -428,6 +430,10 @@ local Client = {}
 Client.__index = Client
 Client.__name = "bulksync.client"
 
+-- Per-client state that must not be reachable from the client table
+-- (headers holding the key). Weak keys: it goes with its client.
+local private = setmetatable({}, { __mode = "k" })
+
 local OPTION_NAMES = {
   api_key = true, org_id = true, base_url = true, version = true, timeout = true,
   connect_timeout = true, user_agent = true, ca_file = true, headers = true, retries = true,
@@ -533,16 +539,23 @@ function M.new(opts)
 
   local transport = make_transport(opts, config)
   if opts.sleep then transport.sleep = opts.sleep end
-  return setmetatable({
+  local client = setmetatable({
     version = version,
     base_url = config.base_url,
-    transport = transport,
+    -- What a script may look at; the transport itself holds the headers.
+    transport = { name = transport.name, handle = transport.handle, sleep = transport.sleep,
+      client = transport.client },
     policy = policy,
     closed = false,
-    -- The key lives only inside the transport's headers; nothing here
-    -- prints it (see __tostring).
-    _config = config,
   }, Client)
+  -- The key stays out of the client table, so a table dumper printing a
+  -- client never shows it.
+  private[client] = {
+    config = config,
+    transport = transport,
+    secrets = { key, headers["Authorization"] },
+  }
+  return client
 end
 
 function Client:__tostring()
@@ -552,7 +565,7 @@ end
 function Client:close()
   if not self.closed then
     self.closed = true
-    self.transport.close()
+    private[self].transport.close()
   end
 end
 Client.__close = Client.close
@@ -579,7 +592,7 @@ end
 
 -- The request a transport gets; key (checked) adds an Idempotency-Key.
 local function build_request(self, method, path, body, key)
-  local config = self._config
+  local config = private[self].config
   local req = {
     method = method,
     url = self.base_url .. path,
@@ -599,18 +612,39 @@ local function build_request(self, method, path, body, key)
   return req
 end
 
+-- A server or proxy that echoes request headers into an error page would
+-- put the key into the error: cut it out of anything taken from the wire.
+local function redact(text, secrets)
+  if not secrets then return text end
+  for _, secret in ipairs(secrets) do
+    if secret ~= "" and find(text, secret, 1, true) then
+      local parts, from = {}, 1
+      while true do
+        local i, j = find(text, secret, from, true)
+        if not i then break end
+        parts[#parts + 1] = sub(text, from, i - 1)
+        parts[#parts + 1] = "[redacted]"
+        from = j + 1
+      end
+      parts[#parts + 1] = sub(text, from)
+      text = concat(parts)
+    end
+  end
+  return text
+end
+
 -- What one attempt came to: nil for a 2xx response, else its typed error
 -- (err.retryable says whether another attempt may help).
-local function attempt_error(req, attempt, resp, terr)
+local function attempt_error(req, attempt, resp, terr, secrets)
   local err
   if resp then
     local status = resp.status
     if status >= 200 and status < 300 then return nil end
-    err = http_error(status, resp.headers, resp.body or "")
+    err = http_error(status, resp.headers, redact(resp.body or "", secrets))
   else
     terr = type(terr) == "table" and terr or { kind = "TransportError", message = tostring(terr) }
     err = new_error(terr.kind == "TimeoutError" and "TimeoutError" or "TransportError", {
-      message = terr.message or "transport failed", curl_code = terr.curl_code,
+      message = redact(tostring(terr.message or "transport failed"), secrets), curl_code = terr.curl_code,
       retryable = terr.retryable ~= false,
     })
   end
@@ -624,11 +658,11 @@ end
 function Client:_request(method, path, body, opts)
   local retries = check_retries(opts.retries, self.policy.retries)
   local req = build_request(self, method, path, body, check_idempotency_key(opts.idempotency_key))
-  local transport = self.transport
+  local transport, secrets = private[self].transport, private[self].secrets
   local attempts = retries + 1
   for attempt = 1, attempts do
     local resp, terr = transport.request(req)
-    local err = attempt_error(req, attempt, resp, terr)
+    local err = attempt_error(req, attempt, resp, terr, secrets)
     if not err then return resp, attempt end
     if not err.retryable or attempt == attempts then error(err, 0) end
     transport.sleep(retry_wait(self.policy, attempt, resp and resp.headers))
@@ -859,7 +893,7 @@ end
 -- longest wait any of them needs. done(job, response | nil, attempts, err)
 -- is called once per job, as it ends for good.
 local function run_rounds(self, jobs, concurrency, done)
-  local transport, policy = self.transport, self.policy
+  local transport, policy, secrets = private[self].transport, self.policy, private[self].secrets
   local pending = jobs
   while #pending > 0 do
     local again, wait, reqs = {}, 0, {}
@@ -867,7 +901,7 @@ local function run_rounds(self, jobs, concurrency, done)
     exchange_many(transport, reqs, concurrency, function(i, resp, terr)
       local job = pending[i]
       job.attempt = (job.attempt or 0) + 1
-      local err = attempt_error(job.req, job.attempt, resp, terr)
+      local err = attempt_error(job.req, job.attempt, resp, terr, secrets)
       if err and err.retryable and job.attempt < job.max then
         again[#again + 1] = job
         local w = retry_wait(policy, job.attempt, resp and resp.headers)

@@ -351,6 +351,37 @@ describe("lifetime", function()
 end)
 
 describe("secrets", function()
+  it("cuts the key out of an error page that echoes the request headers", function()
+    local c = client_with({ { status = 400, body = "<html><title>Bad</title>Authorization: Bearer " .. KEY .. "</html>" },
+      { fail = { kind = "TransportError", message = "proxy said: " .. KEY, retryable = false } } })
+    local err = caught(c.get, c, SYNC_ID)
+    assert.falsy(err.body:find(KEY, 1, true))
+    assert.truthy(err.body:find("[redacted]", 1, true))
+    err = caught(c.get, c, SYNC_ID)
+    assert.equal("proxy said: [redacted]", err.message)
+  end)
+
+  it("does not quote a bad id back (it may be the key passed by mistake)", function()
+    local c = client_with({ OK })
+    local err = caught(c.get, c, KEY)
+    assert.equal("id", err.errors[1].path)
+  end)
+
+  it("keeps the key out of everything reachable from the client table", function()
+    local c = client_with({ OK }, { org_id = "org-1" })
+    local seen = {}
+    local function walk(v, path)
+      if type(v) == "string" then
+        assert.falsy(v:find(KEY, 1, true), path)
+        assert.falsy(v:find("Basic ", 1, true), path)
+      elseif type(v) == "table" and not seen[v] then
+        seen[v] = true
+        for k, x in pairs(v) do walk(k, path .. ".<key>"); walk(x, path .. "." .. tostring(k)) end
+      end
+    end
+    walk(c, "client")
+  end)
+
   it("never shows the API key in any error raised above", function()
     assert.truthy(#seen_errors > 20)
     for _, err in ipairs(seen_errors) do
