@@ -8,7 +8,7 @@ set -eu
 core="gcc make pkg-config perl lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted lua-socket luarocks"
 # Every Lua the module supports, the OpenResty host, the memory and fuzz tools.
 test_extra="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
-  nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates"
+  nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates locales"
 bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time"
 
 case "${1:-core}" in
@@ -28,15 +28,27 @@ done
 case "$missing" in *npm*) if command -v npm >/dev/null 2>&1; then
   missing=$(echo "$missing" | sed -e 's/ nodejs//' -e 's/ npm//'); fi ;; esac
 
-[ -z "$(echo "$missing" | tr -d ' ')" ] && exit 0
+# The JSON spec proves numbers are written with '.' under a decimal-comma
+# locale; it needs one such locale to exist.
+need_locale() {
+  [ "${1:-core}" = test ] && ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "setup: run as root: $*" >&2; return 1
+  fi
+}
+
+if [ -z "$(echo "$missing" | tr -d ' ')" ]; then
+  if need_locale "${1:-core}"; then as_root localedef -i de_DE -f UTF-8 de_DE.UTF-8 || true; fi
+  exit 0
+fi
 
 echo "setup: installing$missing"
-sudo=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "setup: run as root or install:$missing" >&2; exit 1; }
-  sudo="sudo"
-fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
+as_root apt-get update -qq
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+if need_locale "${1:-core}"; then as_root localedef -i de_DE -f UTF-8 de_DE.UTF-8 || true; fi
