@@ -13,6 +13,7 @@ local function machine()
       (H.shell("curl --version") or "curl ?"):match("libcurl/%S+") or "libcurl ?",
       (H.shell((os.getenv("NGINX_BIN") or "nginx") .. " -v 2>&1") or ""):match("nginx/%S+") or "nginx ?",
       H.shell("node --version") or "unavailable"),
+    "cpu placement: " .. (os.getenv("PIN_NOTE") or "not pinned"),
   }
   return table.concat(parts, "\n")
 end

@@ -9,6 +9,21 @@
 STUB=$OUT/stub
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 
+# Client and stub share one CPU: a loopback round trip then costs two
+# context switches, the same every run, instead of a cross-CPU wake-up whose
+# cost depends on where the scheduler happens to put a fresh process.
+# BENCH_PIN=0 turns it off. Sets STUB_PIN and CLIENT_PIN (command prefixes).
+STUB_PIN="" CLIENT_PIN="" PIN_NOTE="not pinned"
+if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
+  cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status 2>/dev/null |
+    tr ',' '\n' | awk -F- 'NF >= 1 { last = $NF } END { print last }')
+  if [ -n "$cpu" ]; then
+    STUB_PIN="taskset -c $cpu" CLIENT_PIN="taskset -c $cpu"
+    PIN_NOTE="clients and stub share CPU $cpu"
+  fi
+fi
+export PIN_NOTE
+
 stub_start() {
   # Debian installs the Lua module as a dynamic module; row 6's delay needs it.
   modules=""
@@ -55,7 +70,7 @@ stub_start() {
     }
     print out line }' "$STUB/stub.conf.tmp" > "$STUB/stub.conf"
 
-  "$NGINX_BIN" -p "$STUB" -c "$STUB/stub.conf" -e "$STUB/error.log" -q || {
+  $STUB_PIN "$NGINX_BIN" -p "$STUB" -c "$STUB/stub.conf" -e "$STUB/error.log" -q || {
     echo "bench: nginx did not start:" >&2; cat "$STUB/error.log" >&2; return 1; }
 }
 
