@@ -8,7 +8,7 @@ local H = require "harness"
 local function machine()
   local cpu = H.shell("grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'") or "?"
   local parts = {
-    string.format("machine: %s cores, %s, Linux %s", H.shell("nproc") or "?", cpu, H.shell("uname -r") or "?"),
+    string.format("machine: %s cores, %s, Linux %s", os.getenv("BENCH_NPROC") or H.shell("nproc") or "?", cpu, H.shell("uname -r") or "?"),
     string.format("software: %s, lua-cjson %s, %s, %s, node %s", _VERSION, require("cjson")._VERSION,
       (H.shell("curl --version") or "curl ?"):match("libcurl/%S+") or "libcurl ?",
       (H.shell((os.getenv("NGINX_BIN") or "nginx") .. " -v 2>&1") or ""):match("nginx/%S+") or "nginx ?",
