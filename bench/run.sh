@@ -2,9 +2,11 @@
 # make bench: build what the benchmark needs, start the nginx stub on
 # 127.0.0.1, run every row, print one table, stop the stub (also on failure).
 #
-#   sh bench/run.sh              the whole table
-#   BENCH_QUICK=1 sh bench/run.sh  fewer iterations, for trying the harness
+#   sh bench/run.sh                   the whole table
+#   BENCH_QUICK=1 sh bench/run.sh     fewer iterations, for trying the harness
 #   BENCH_ROWS="1 2" sh bench/run.sh  only some rows
+#   BENCH_PIN=0 sh bench/run.sh       let the scheduler place client and stub
+#   LUA_VERSION=5.1|5.2|5.3|jit       another Lua (lua-cjson and luasocket for it too)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -22,10 +24,8 @@ export BENCH_CPATH LUA
 
 # Row 3's floor: plain libcurl, built here so it matches the local libcurl.
 CC=${CC:-cc}
-if [ ! -x "$OUT/floor" ] || [ bench/floor.c -nt "$OUT/floor" ]; then
-  # shellcheck disable=SC2046
-  $CC -std=c99 -O2 -o "$OUT/floor" bench/floor.c $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
-fi
+# shellcheck disable=SC2046
+$CC -std=c99 -O2 -o "$OUT/floor" bench/floor.c $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
 
 # Row 4's TypeScript SDK, at the version the lock file pins.
 TS_READY=0
@@ -44,6 +44,6 @@ stub_start
 
 # Counted here: the pinned driver would see one CPU.
 BENCH_NPROC=$(nproc 2>/dev/null || echo "?")
-BENCH_NPROC=$BENCH_NPROC NGINX_BIN=$NGINX_BIN LUA=$LUA BENCH_OUT=$OUT BENCH_STUB=$STUB BENCH_FLOOR=$OUT/floor BENCH_TS=$TS_READY \
-PORT_FAST=$PORT_FAST PORT_COUNT=$PORT_COUNT PORT_SLOW=$PORT_SLOW \
-  $CLIENT_PIN "$LUA" bench/run.lua
+BENCH_OUT=$OUT BENCH_STUB=$STUB BENCH_FLOOR=$OUT/floor BENCH_TS=$TS_READY
+export BENCH_NPROC BENCH_OUT BENCH_STUB BENCH_FLOOR BENCH_TS NGINX_BIN
+$CLIENT_PIN "$LUA" bench/run.lua

@@ -18,6 +18,7 @@ if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null 2>&1; then
   cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status 2>/dev/null |
     tr ',' '\n' | awk -F- 'NF >= 1 { last = $NF } END { print last }')
   if [ -n "$cpu" ]; then
+    # shellcheck disable=SC2034  # CLIENT_PIN is for the script that sources this
     STUB_PIN="taskset -c $cpu" CLIENT_PIN="taskset -c $cpu"
     PIN_NOTE="clients and stub share CPU $cpu"
   fi
