@@ -758,10 +758,28 @@ int bs_json_value(bs_ctx *c, int idx)
 
 /* ===================== reading ===================== */
 
+/* Interning a string costs a hash over all its bytes and a table probe;
+ * responses repeat their short strings (keys, enum values, ids) across
+ * calls and within a list. A direct-mapped cache per Lua state remembers
+ * the last short strings pushed: a hit is a memcmp and a lua_rawgeti.
+ * The strings live in the userdata's uservalue table, so each pointer
+ * stays valid while its slot holds it (Lua never moves a string). */
+#define SC_SLOTS   1024
+#define SC_MAXLEN  40   /* Lua 5.4's longest interned string */
+
+typedef struct strcache {
+    const char    *s[SC_SLOTS];
+    unsigned char  n[SC_SLOTS];   /* 0: empty slot */
+} strcache;
+
+static const char strcache_key = 0;   /* only its address is used */
+
 typedef struct dec {
     lua_State           *L;
     const unsigned char *s, *p, *e;
     bs_buf              *tmp;    /* scratch for escaped strings, or NULL */
+    strcache            *sc;
+    int                  sct;    /* stack index of sc's string table */
     int                  mt;     /* stack index of the array marker */
     int                  depth;
     char                *err;
@@ -877,6 +895,51 @@ static int unescape(dec *d, const unsigned char **pp, bs_buf *b)
     return 1;
 }
 
+static void push_text(dec *d, const unsigned char *p, size_t n)
+{
+    strcache *c = d->sc;
+    unsigned h;
+    if (n == 0 || n > SC_MAXLEN) {
+        lua_pushlstring(d->L, (const char *)p, n);
+        return;
+    }
+    h = (unsigned)n * 0x9E37u ^ p[0] ^ (unsigned)p[n / 4] << 2 ^ (unsigned)p[n / 2] << 4
+        ^ (unsigned)p[n - 1 - n / 4] << 6 ^ (unsigned)p[n - 2 + (n < 2)] << 3
+        ^ (unsigned)p[n - 1] << 8;
+    h = (h ^ h >> 10) & (SC_SLOTS - 1);
+    if (c->n[h] == n && memcmp(c->s[h], p, n) == 0) {
+        lua_rawgeti(d->L, d->sct, (int)h + 1);
+        return;
+    }
+    lua_pushlstring(d->L, (const char *)p, n);
+    lua_pushvalue(d->L, -1);
+    lua_rawseti(d->L, d->sct, (int)h + 1);
+    c->s[h] = lua_tostring(d->L, -1);
+    c->n[h] = (unsigned char)n;
+}
+
+/* Pushes the string table of this Lua state's cache; returns the cache. */
+static strcache *get_strcache(lua_State *L)
+{
+    strcache *c;
+    lua_pushlightuserdata(L, (void *)&strcache_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    c = (strcache *)lua_touserdata(L, -1);
+    if (c == NULL) {
+        lua_pop(L, 1);
+        c = (strcache *)bs_newudata(L, sizeof *c);
+        memset(c, 0, sizeof *c);
+        lua_createtable(L, SC_SLOTS, 0);
+        bs_setuservalue(L, -2);
+        lua_pushlightuserdata(L, (void *)&strcache_key);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    bs_getuservalue(L, -1);
+    lua_remove(L, -2);
+    return c;
+}
+
 /* d->p is at the opening quote; pushes the string. */
 static int parse_string(dec *d)
 {
@@ -888,7 +951,7 @@ static int parse_string(dec *d)
         return dec_fail(d, bad, "invalid UTF-8 in string");
     if (p < d->e && *p == '"') {
         /* no escapes: straight from the input */
-        lua_pushlstring(d->L, (const char *)start, (size_t)(p - start));
+        push_text(d, start, (size_t)(p - start));
         d->p = p + 1;
         return 1;
     }
@@ -914,7 +977,7 @@ static int parse_string(dec *d)
     }
     if (p > start)
         bs_buf_add(d->L, b, (const char *)start, (size_t)(p - start));
-    lua_pushlstring(d->L, b->data, b->len);
+    push_text(d, (const unsigned char *)b->data, b->len);
     d->p = p + 1;
     return 1;
 }
@@ -1220,6 +1283,8 @@ int bs_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t er
     }
     luaL_getmetatable(L, BS_ARRAY_MT);
     d.mt = lua_gettop(L);
+    d.sc = get_strcache(L);
+    d.sct = lua_gettop(L);
     /* Only escaped strings need scratch memory; most texts have none. */
     if (len > 0 && memchr(s, '\\', len) != NULL)
         d.tmp = bs_buf_push(L);
