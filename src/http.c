@@ -278,8 +278,15 @@ static int is_space(char c) { return c == ' ' || c == '\t'; }
 static void push_headers(lua_State *L, char *data, size_t len)
 {
     size_t pos = 0;
+    int lines = 0;
+    const char *q = data, *end = data + len;
 
-    lua_newtable(L);
+    /* Sized up front: filling an empty table rehashes at every power of 2. */
+    while (q < end && (q = (const char *)memchr(q, '\n', (size_t)(end - q))) != NULL) {
+        lines++;
+        q++;
+    }
+    lua_createtable(L, 0, lines < 2 ? 0 : lines > 64 ? 64 : lines - 1);
     while (pos < len) {
         char *line = data + pos, *eol, *colon, *v;
         size_t n, nlen, vlen, i;
