@@ -212,13 +212,26 @@ static size_t write_string(lua_State *L, bs_buf *b, const char *s, size_t len)
     o = b->data + b->len;
     *o++ = '"';
     for (;;) {
-        run = p;
-        if ((p = scan_text(run, e, &bad)) == NULL)
-            return (size_t)(bad - (const unsigned char *)s) + 1;
-        memcpy(o, run, (size_t)(p - run));
-        o += p - run;
+        /* Scan and copy in one pass: most strings are short and plain, and
+         * a separate memcpy call costs more than the bytes. */
+        while (e - p >= 8 && word_plain(p)) {
+            memcpy(o, p, 8);
+            o += 8;
+            p += 8;
+        }
+        while (p < e && byte_class[*p] == 0)
+            *o++ = (char)*p++;
+        if (p < e && byte_class[*p] == 2) {
+            run = p;
+            if ((p = scan_text(run, e, &bad)) == NULL)
+                return (size_t)(bad - (const unsigned char *)s) + 1;
+            memcpy(o, run, (size_t)(p - run));
+            o += p - run;
+        }
         if (p == e)
             break;
+        if (byte_class[*p] != 1)
+            continue;
         *o++ = '\\';
         switch (*p) {
         case '"':  *o++ = '"'; break;
