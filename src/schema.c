@@ -1006,7 +1006,10 @@ static void walk_list(walk *w, const field *f, int t)
         OUT_CHAR(w, '[');
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        if (!list_key(L, base + 1, &k) || k != expect) {
+        /* Where Lua has integers a float key is never integral (tables
+         * normalise those), so the usual key takes two calls, not three. */
+        if (BS_HAVE_INTEGER ? !(bs_isinteger(L, base + 1) && lua_tointeger(L, base + 1) == expect)
+                            : (!list_key(L, base + 1, &k) || k != expect)) {
             lua_settop(L, base);
             drop_problems(w, before);
             if (w->out)
