@@ -117,11 +117,13 @@ function M.decode(text)
   return value
 end
 
+-- A set, so the check on every request is one lookup.
+local KNOWN_VERSION = {}
+for _, v in ipairs(core.API_VERSIONS) do KNOWN_VERSION[v] = true end
+
 local function check_version(version, path)
   version = version or DEFAULT_VERSION
-  for _, v in ipairs(core.API_VERSIONS) do
-    if v == version then return v end
-  end
+  if KNOWN_VERSION[version] then return version end
   raise_invalid(path or "version", format("unsupported API version %q; supported: %s",
     tostring(version), concat(core.API_VERSIONS, ", ")), "options")
 end
@@ -259,6 +261,11 @@ local CURL_RETRYABLE = {
   [52] = true, [55] = true, [56] = true,
 }
 
+-- Marks a response whose headers table is new for this response alone, so
+-- the client can hand it out instead of copying it. A private key: a
+-- custom transport cannot set it by accident.
+local FRESH_HEADERS = {}
+
 local function curl_transport(config)
   local handle = core.http {
     headers = config.header_lines,
@@ -267,7 +274,9 @@ local function curl_transport(config)
     ca_file = config.ca_file,
     max_response_size = config.max_response_size,
   }
-  local response = {}   -- reused: the client copies what it keeps
+  -- Reused: the client copies what it keeps, but for the headers, which
+  -- core.http builds afresh for every response (FRESH_HEADERS says so).
+  local response = { [FRESH_HEADERS] = true }
   local t = {}
   function t.request(req)
     local status, headers, body, code = handle:perform(req.method, req.url, req.body, req.extra_lines)
@@ -671,8 +680,11 @@ end
 
 local function meta_of(resp, attempts, version)
   local h = resp.headers or {}
-  local copy = {}
-  for k, v in pairs(h) do copy[k] = v end
+  local copy = h
+  if not resp[FRESH_HEADERS] then
+    copy = {}
+    for k, v in pairs(h) do copy[k] = v end
+  end
   return { status = resp.status, headers = copy, version = h["x-polytomic-version"] or version,
     attempts = attempts }
 end
