@@ -623,7 +623,15 @@ static void sync_path(walk *w)
 
 static void walk_value(walk *w, const field *f, int i);
 
-#define OUT_LIT(w, s) bs_buf_addlit((w)->L, (w)->out, s)
+/* A literal's length is a constant, so its copy is a move or two, not a
+ * call: booleans and nulls are many of a body's values. */
+#define OUT_LIT(w, s) do { \
+        bs_buf *b_ = (w)->out; \
+        if (b_->cap - b_->len < sizeof(s) - 1) \
+            bs_buf_reserve((w)->L, b_, sizeof(s) - 1); \
+        memcpy(b_->data + b_->len, "" s, sizeof(s) - 1); \
+        b_->len += sizeof(s) - 1; \
+    } while (0)
 /* Most writes are one byte into a buffer that already has room. */
 #define OUT_CHAR(w, ch) \
     ((w)->out->len < (w)->out->cap ? (void)((w)->out->data[(w)->out->len++] = (ch)) \
@@ -1046,10 +1054,8 @@ static void walk_integer(walk *w, const field *f, int i)
         return;
     }
     if (bs_isinteger(L, i)) {
-        if (w->out) {
-            n = snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, i));
-            bs_buf_add(L, w->out, tmp, (size_t)n);
-        }
+        if (w->out)
+            bs_json_number(w->c, i);   /* exact for an integer, never fails */
         return;
     }
     d = lua_tonumber(L, i);
