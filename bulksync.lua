@@ -156,14 +156,20 @@ local function is_uuid(s)
 end
 M.is_uuid = is_uuid
 
+-- The last id that passed and its lower-case form: the same string (a
+-- value, so it cannot have changed) passes again without the pattern match.
+local last_id, last_lower
+
 local function check_id(id)
+  if last_id ~= nil and id == last_id then return last_lower end
   if not is_uuid(id) then
     -- The value is not quoted: a script that passes the wrong variable may
     -- be passing its API key.
     raise_invalid("id", "must be a UUID (8-4-4-4-12 hex digits), got " ..
       (type(id) == "string" and format("a string of %d bytes", #id) or type(id)), "request")
   end
-  return lower(id)
+  last_id, last_lower = id, lower(id)
+  return last_lower
 end
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
