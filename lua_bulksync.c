@@ -72,6 +72,10 @@ void bs_report(bs_ctx *c, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
 
+    if (lua_isnil(L, c->problems)) {     /* made at the first problem */
+        lua_newtable(L);
+        lua_replace(L, c->problems);
+    }
     lua_createtable(L, 0, 2);
     lua_pushlstring(L, c->path, c->pathlen);
     lua_setfield(L, -2, "path");
@@ -118,10 +122,11 @@ static int walk_body(lua_State *L, int want_json)
     c.L = L;
     c.strict = strict;
     c.out = want_json ? out : NULL;
-    lua_newtable(L);
+    /* A valid body reports nothing: the problems table is made by the
+     * first report, and no walk here fills a seen-set (0: none). */
+    lua_pushnil(L);
     c.problems = lua_gettop(L);
-    lua_newtable(L);
-    c.seen = lua_gettop(L);
+    c.seen = 0;
     if (c.out)
         bs_buf_reset(c.out);
 
@@ -154,10 +159,9 @@ static int core_encode_value(lua_State *L)
     memset(&c, 0, sizeof c);
     c.L = L;
     c.out = out;
-    lua_newtable(L);
+    lua_pushnil(L);                      /* problems: made by the first report */
     c.problems = lua_gettop(L);
-    lua_newtable(L);
-    c.seen = lua_gettop(L);
+    c.seen = 0;
     bs_buf_reset(out);
     bs_json_value(&c, 1);
     if (c.nproblems > 0) {
