@@ -308,6 +308,9 @@ describe("client:update_many through the core handle", function()
       h:perform_many({ { method = "GET", url = "http://x/", extra_lines = { "Bad\r\nLine: x" } } }, 1)
     end, "bulksync.http: header value contains CR or LF (requests[1].extra_lines[1])")
     assert.has_error(function() h:perform_many({}, 0) end)
+    -- An item that is not a table names its position, and only that.
+    assert.has_error(function() h:perform_many({ "GET http://x/" }, 1) end,
+      "bulksync.http: requests[1]: must be a table")
     h:close()
     assert.has_error(function() h:perform_many({}, 1) end, "bulksync: client is closed")
   end)

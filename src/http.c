@@ -1114,7 +1114,7 @@ static int http_perform_many(lua_State *L)
     n = (int)bs_rawlen(L, LIST);
     for (i = 1; i <= n; i++) {
         bs_request r;
-        int nextra, ctype = 0, bad_line;
+        int nextra, ctype = 0, bad_line = 0;
         const char *why = "must be a table";
         lua_rawgeti(L, LIST, i);
         if (lua_type(L, -1) == LUA_TTABLE)
