@@ -568,7 +568,9 @@ function M.new(opts)
   private[client] = {
     config = config,
     transport = transport,
-    secrets = { key, headers["Authorization"] },
+    -- The Authorization value's last word is the key itself or its Basic
+    -- credential, which a proxy could echo without the scheme.
+    secrets = { key, (headers["Authorization"]:match("(%S+)$")) },
   }
   return client
 end

@@ -361,6 +361,12 @@ describe("secrets", function()
     assert.equal("proxy said: [redacted]", err.message)
   end)
 
+  it("cuts an echoed Basic credential too", function()
+    local c = client_with({ { status = 400, body = "seen: b3JnLTE6azN5 from you" } }, { org_id = "org-1", api_key = "k3y" })
+    local err = caught(c.get, c, SYNC_ID)
+    assert.equal("seen: [redacted] from you", err.body)
+  end)
+
   it("does not quote a bad id back (it may be the key passed by mistake)", function()
     local c = client_with({ OK })
     local err = caught(c.get, c, KEY)
