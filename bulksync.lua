@@ -421,7 +421,30 @@ local function http_error(status, headers, text)
   return new_error(kind, e)
 end
 
-local function decode_envelope(resp, what)
+-- A server or proxy that echoes request headers into an error page would
+-- put the key into the error: cut it out of anything taken from the wire.
+local function redact(text, secrets)
+  if not secrets then return text end
+  for _, secret in ipairs(secrets) do
+    if secret ~= "" and find(text, secret, 1, true) then
+      local parts, from = {}, 1
+      while true do
+        local i, j = find(text, secret, from, true)
+        if not i then break end
+        parts[#parts + 1] = sub(text, from, i - 1)
+        parts[#parts + 1] = "[redacted]"
+        from = j + 1
+      end
+      parts[#parts + 1] = sub(text, from)
+      text = concat(parts)
+    end
+  end
+  return text
+end
+
+-- The data of a 2xx response. A DecodeError keeps the raw text, cut and
+-- with the secrets taken out (a server could echo the request).
+local function decode_envelope(resp, what, secrets)
   local body = resp.body
   if body == nil or body == "" then
     raise("DecodeError", { status = resp.status, message = what .. ": empty response body", body = "" })
@@ -429,10 +452,11 @@ local function decode_envelope(resp, what)
   local value, err = core.decode(body)
   if value == nil then
     raise("DecodeError", { status = resp.status, message = what .. ": response is not JSON (" .. err .. ")",
-      body = cut(body) })
+      body = redact(cut(body), secrets) })
   end
   if type(value) ~= "table" or value.data == nil or value.data == core.null then
-    raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"', body = value })
+    raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"',
+      body = redact(cut(body), secrets) })
   end
   return value.data
 end
@@ -629,27 +653,6 @@ local function build_request(self, method, path, body, key)
   return req
 end
 
--- A server or proxy that echoes request headers into an error page would
--- put the key into the error: cut it out of anything taken from the wire.
-local function redact(text, secrets)
-  if not secrets then return text end
-  for _, secret in ipairs(secrets) do
-    if secret ~= "" and find(text, secret, 1, true) then
-      local parts, from = {}, 1
-      while true do
-        local i, j = find(text, secret, from, true)
-        if not i then break end
-        parts[#parts + 1] = sub(text, from, i - 1)
-        parts[#parts + 1] = "[redacted]"
-        from = j + 1
-      end
-      parts[#parts + 1] = sub(text, from)
-      text = concat(parts)
-    end
-  end
-  return text
-end
-
 -- What one attempt came to: nil for a 2xx response, else its typed error
 -- (err.retryable says whether another attempt may help).
 local function attempt_error(req, attempt, resp, terr, secrets)
@@ -707,8 +710,8 @@ local function encode_body(body, version, strict)
   return json
 end
 
-local function update_result(resp, attempts, version)
-  return decode_envelope(resp, "update"), meta_of(resp, attempts, version)
+local function update_result(resp, attempts, version, secrets)
+  return decode_envelope(resp, "update", secrets), meta_of(resp, attempts, version)
 end
 
 function Client:update(id, body, opts)
@@ -719,7 +722,7 @@ function Client:update(id, body, opts)
   if opts.plan then return self:plan(id, body, opts) end
   local json = encode_body(body, version, opts.strict)
   local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
-  return update_result(resp, attempts, version)
+  return update_result(resp, attempts, version, private[self].secrets)
 end
 
 function Client:get(id, opts)
@@ -729,7 +732,7 @@ function Client:get(id, opts)
   local path = sync_path(id)
   if opts.refresh_schemas then path = path .. "?refresh_schemas=true" end
   local resp, attempts = self:_request("GET", path, nil, opts)
-  return decode_envelope(resp, "get"), meta_of(resp, attempts, self.version)
+  return decode_envelope(resp, "get", private[self].secrets), meta_of(resp, attempts, self.version)
 end
 
 function Client:list(opts)
@@ -738,15 +741,15 @@ function Client:list(opts)
   local path = "/api/bulk/syncs"
   if opts.active ~= nil then path = path .. "?active=" .. tostring(not not opts.active) end
   local resp, attempts = self:_request("GET", path, nil, opts)
-  local data = decode_envelope(resp, "list")
+  local data = decode_envelope(resp, "list", private[self].secrets)
   if type(data) ~= "table" then
     raise("DecodeError", { status = resp.status, message = 'list: "data" is not a list' })
   end
   return data, meta_of(resp, attempts, self.version)
 end
 
-local function schemas_data(resp)
-  local data = decode_envelope(resp, "schemas")
+local function schemas_data(resp, _, secrets)
+  local data = decode_envelope(resp, "schemas", secrets)
   if type(data) ~= "table" then
     raise("DecodeError", { status = resp.status, message = 'schemas: "data" is not a list' })
   end
@@ -758,7 +761,7 @@ function Client:schemas(id, opts)
   opts = call_options(opts)
   id = check_id(id)
   local resp, attempts = self:_request("GET", sync_path(id) .. "/schemas", nil, opts)
-  return schemas_data(resp), meta_of(resp, attempts, self.version)
+  return schemas_data(resp, nil, private[self].secrets), meta_of(resp, attempts, self.version)
 end
 
 ------------------------------------------------------------------------
@@ -1012,7 +1015,8 @@ function Client:update_many(items, opts)
   run_rounds(self, gets, concurrency, function(job, resp, _, err)
     local p = prepared[job.item]
     if resp and not p.err then
-      p[job.what], err = protect(job.what == "sync" and decode_envelope or schemas_data, resp, "get")
+      p[job.what], err = protect(job.what == "sync" and decode_envelope or schemas_data, resp, "get",
+        private[self].secrets)
     end
     p.err = p.err or err
   end)
@@ -1035,7 +1039,7 @@ function Client:update_many(items, opts)
   run_rounds(self, puts, concurrency, function(job, resp, attempts, err)
     local data, meta
     if resp then
-      data, meta = protect(update_result, resp, attempts, version)
+      data, meta = protect(update_result, resp, attempts, version, private[self].secrets)
       if data == nil then err = meta end
     end
     return finish(job.item, err and { ok = false, err = err } or { ok = true, data = data, meta = meta })

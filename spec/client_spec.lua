@@ -367,6 +367,16 @@ describe("secrets", function()
     assert.equal("seen: [redacted] from you", err.body)
   end)
 
+  it("cuts the key out of a 2xx body that is not the expected JSON", function()
+    local c = client_with({ { status = 200, body = "<p>Authorization: Bearer " .. KEY .. "</p>" },
+      { status = 200, body = '{"echo":"Bearer ' .. KEY .. '"}' } })
+    local err = caught(c.get, c, SYNC_ID)
+    assert.equal("DecodeError", err.kind)
+    assert.equal("<p>Authorization: Bearer [redacted]</p>", err.body)
+    err = caught(c.get, c, SYNC_ID)
+    assert.equal('{"echo":"Bearer [redacted]"}', err.body)
+  end)
+
   it("does not quote a bad id back (it may be the key passed by mistake)", function()
     local c = client_with({ OK })
     local err = caught(c.get, c, KEY)
