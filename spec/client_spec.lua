@@ -327,6 +327,7 @@ describe("retries", function()
     err = caught(c.get, c, SYNC_ID)
     assert.equal("TimeoutError", err.kind)
     assert.equal(2, err.attempts)
+    assert.equal(2, #rec.requests)
   end)
 
   it("takes a per-call retries override", function()

@@ -5,7 +5,6 @@
 -- `make check-memory` proves by running this spec under valgrind and ASan.
 local bulksync = require "bulksync"
 local raw = require "spec.support.rawserver"
-local socket = require "socket"
 
 local KEY = "sk-LIFETIME-0c1d2e3f"
 local ID = "0b4a6ad1-6a2b-4d8e-9a3f-2f1d2c3b4a51"

@@ -18,10 +18,6 @@ local M = {}
 
 M.sync_id = "6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01"
 
-local function uuid(prefix, n)
-  return string.format("%s-0000-4000-8000-%012d", prefix, n)
-end
-
 local COLUMNS = { "id", "created_at", "updated_at", "customer_id", "email", "status",
   "amount_cents", "currency", "region", "notes", "deleted_at", "source_system" }
 
