@@ -123,10 +123,9 @@ static int walk_body(lua_State *L, int want_json)
     c.strict = strict;
     c.out = want_json ? out : NULL;
     /* A valid body reports nothing: the problems table is made by the
-     * first report, and no walk here fills a seen-set (0: none). */
+     * first report. */
     lua_pushnil(L);
     c.problems = lua_gettop(L);
-    c.seen = 0;
     if (c.out)
         bs_buf_reset(c.out);
 
@@ -161,7 +160,6 @@ static int core_encode_value(lua_State *L)
     c.out = out;
     lua_pushnil(L);                      /* problems: made by the first report */
     c.problems = lua_gettop(L);
-    c.seen = 0;
     bs_buf_reset(out);
     bs_json_value(&c, 1);
     if (c.nproblems > 0) {

@@ -48,7 +48,6 @@ typedef struct bs_ctx {
     bs_buf    *out;        /* JSON is appended here; NULL to only validate */
     int        problems;   /* absolute index of the list of {path=, problem=} */
     int        nproblems;
-    int        seen;       /* absolute index of a table used as the set of tables being walked (cycles) */
     int        depth;
     int        strict;     /* also report every omitted optional field */
     size_t     pathlen;

@@ -426,7 +426,6 @@ typedef struct step {
 typedef struct walk {
     bs_ctx    *c;
     lua_State *L;
-    int        outer;   /* c->seen holds the tables of an enclosing walk */
 } walk;
 
 #define STEP_INIT(s, parent) \
@@ -660,17 +659,6 @@ static void encode_table(walk *w, int t, step *st)
             return;
         }
     }
-    if (w->outer) {
-        int cycle;
-        lua_pushvalue(L, t);
-        lua_rawget(L, c->seen);
-        cycle = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (cycle) {
-            report_at(w, st, "cycle (table contains itself)");
-            return;
-        }
-    }
     if (c->depth + 1 > BS_MAX_DEPTH) {
         report_at(w, st, "nested deeper than %d levels", BS_MAX_DEPTH);
         return;
@@ -754,16 +742,8 @@ int bs_json_value(bs_ctx *c, int idx)
         idx = lua_gettop(L) + idx + 1;
     w.c = c;
     w.L = L;
-    w.outer = 0;
-    /* Tables walked by an enclosing walk (the schema's) are in c->seen;
-     * our own are on the step chain. Look there only if it is not empty. */
-    if (c->seen && lua_type(L, idx) == LUA_TTABLE) {
-        lua_pushnil(L);
-        if (lua_next(L, c->seen)) {
-            lua_pop(L, 2);
-            w.outer = 1;
-        }
-    }
+    /* Cycles are found on the step chain; a cycle through the schema's
+     * own objects ends at the depth limit. */
     STEP_INIT(root, NULL);
     encode_any(&w, idx, &root);
     return c->nproblems == before;
