@@ -33,6 +33,11 @@ local DEFAULT_RETRY_CAP  = 8
 local DEFAULT_MAX_WAIT   = 60
 local DEFAULT_MAX_SIZE   = 16 * 1024 * 1024
 local MAX_ERROR_TEXT     = 2048   -- raw error bodies are cut to this many bytes
+-- What libcurl takes (milliseconds in a 32-bit long; 0 would mean "no
+-- limit"), the same bounds src/http.c checks.
+local MIN_TIMEOUT, MAX_TIMEOUT = 0.001, 2000000
+local MAX_SIZE           = 4294967295
+local SECONDS_TEXT       = "must be a number of seconds from " .. MIN_TIMEOUT .. " to " .. MAX_TIMEOUT
 
 ------------------------------------------------------------------------
 -- Errors
@@ -104,6 +109,14 @@ local function raise_invalid(path, text, what)
   error(validation_error({ problem(path, text) }, 1, what), 0)
 end
 
+-- Every function's options: nil or a table. Anything else (a string such
+-- as "strict") would otherwise be indexed as if it were one, and ignored.
+local function call_options(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then raise_invalid("", "options must be a table", "options") end
+  return opts
+end
+
 ------------------------------------------------------------------------
 -- JSON
 ------------------------------------------------------------------------
@@ -129,14 +142,14 @@ local function check_version(version, path)
 end
 
 function M.encode(body, opts)
-  opts = opts or {}
+  opts = call_options(opts)
   local json, problems, count = core.encode(body, check_version(opts.version), opts.strict)
   if not json then error(validation_error(problems, count), 0) end
   return json
 end
 
 function M.validate(body, opts)
-  opts = opts or {}
+  opts = call_options(opts)
   local ok, problems, count = core.validate(body, check_version(opts.version), opts.strict)
   if ok then return true end
   return false, validation_error(problems, count)
@@ -213,6 +226,19 @@ local function positive_number(opts, name, default, problems)
   return v
 end
 
+-- A number in [lo, hi]: the limits the libcurl transport enforces too, so
+-- a value it would refuse is a ValidationError here, not an error raised
+-- later from inside the C core.
+local function number_in(opts, name, default, lo, hi, whole, text, problems)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or not (v >= lo and v <= hi) or (whole and v ~= floor(v)) then
+    problems[#problems + 1] = problem(name, text)
+    return default
+  end
+  return v
+end
+
 local function whole_number(opts, name, default, problems)
   local v = opts[name]
   if v == nil then return default end
@@ -242,8 +268,9 @@ local function check_base_url(url, problems)
     problems[#problems + 1] = problem("base_url", "has no host")
   elseif find(authority, "@", 1, true) then
     problems[#problems + 1] = problem("base_url", "must not contain credentials; use api_key")
-  elseif find(rest, "[?#%s]") or has_crlf(rest) then
-    problems[#problems + 1] = problem("base_url", "must not contain a query, fragment or spaces")
+  elseif find(rest, "[?#%s%c]") then
+    -- %c also catches a NUL byte, which libcurl would refuse at the first request.
+    problems[#problems + 1] = problem("base_url", "must not contain a query, fragment, spaces or control characters")
   end
   return (gsub(url, "/+$", ""))
 end
@@ -513,10 +540,13 @@ function M.new(opts)
   end
   local config = {
     base_url = check_base_url(opts.base_url, problems),
-    timeout = positive_number(opts, "timeout", DEFAULT_TIMEOUT, problems),
-    connect_timeout = positive_number(opts, "connect_timeout", DEFAULT_CONNECT, problems),
+    timeout = number_in(opts, "timeout", DEFAULT_TIMEOUT, MIN_TIMEOUT, MAX_TIMEOUT, false,
+      SECONDS_TEXT, problems),
+    connect_timeout = number_in(opts, "connect_timeout", DEFAULT_CONNECT, MIN_TIMEOUT, MAX_TIMEOUT, false,
+      SECONDS_TEXT, problems),
     ca_file = opts.ca_file,
-    max_response_size = whole_number(opts, "max_response_size", DEFAULT_MAX_SIZE, problems),
+    max_response_size = number_in(opts, "max_response_size", DEFAULT_MAX_SIZE, 1, MAX_SIZE, true,
+      "must be a whole number of bytes from 1 to " .. MAX_SIZE, problems),
   }
   local policy = {
     retries = whole_number(opts, "retries", DEFAULT_RETRIES, problems),
@@ -615,12 +645,6 @@ Client.__gc = Client.close   -- tables run __gc on 5.2+; the curl handle has its
 local function check_open(self)
   if getmetatable(self) ~= Client then error("bulksync: use client:method(...), not client.method(...)", 3) end
   if self.closed then error("bulksync: client is closed", 3) end
-end
-
-local function call_options(opts)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then raise_invalid("", "options must be a table", "options") end
-  return opts
 end
 
 local function check_retries(retries, default)
@@ -774,21 +798,45 @@ local function plan_module()
   return plan_lib
 end
 
+-- What a plan function raised: a problem with the caller's input (a table
+-- nested too deep, or containing itself) becomes a ValidationError.
+local function plan_result(what, ok, ...)
+  if ok then return ... end
+  local e = ...
+  if plan_module().is_problem(e) then
+    error(validation_error({ problem(e.path or "", e.problem) }, 1, what), 0)
+  end
+  error(e, 0)
+end
+
+-- The plan functions index what they are given: a table, or a typed error.
+local function check_table(v, path, what, shape, optional)
+  if type(v) == "table" or (optional and v == nil) then return v end
+  raise_invalid(path, "must be " .. shape .. ", got " .. (v == core.null and "null" or type(v)), what)
+end
+
+local function check_schemas_list(schemas)
+  return check_table(schemas, "schemas", "options", "the schemas listing (a table)", true)
+end
+
 function M.to_update(sync, opts)
-  opts = opts or {}
-  local body, problems = plan_module().to_update(sync, {
-    version = check_version(opts.version), schemas = opts.schemas,
+  opts = call_options(opts)
+  check_table(sync, "sync", "request", "a table (a GET response)")
+  local body, problems = plan_result("fetched sync", pcall(plan_module().to_update, sync, {
+    version = check_version(opts.version), schemas = check_schemas_list(opts.schemas),
     keep_organization = opts.keep_organization,
-  })
+  }))
   if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
   return body
 end
 
 function M.diff(current, body, opts)
-  opts = opts or {}
-  return plan_module().diff(current, body, {
-    version = check_version(opts.version), schemas = opts.schemas, id = opts.id,
-  })
+  opts = call_options(opts)
+  check_table(current, "current", "request", "a table (a GET response)")
+  check_table(body, "body", "request", "a table (an update body)")
+  return plan_result("body", pcall(plan_module().diff, current, body, {
+    version = check_version(opts.version), schemas = check_schemas_list(opts.schemas), id = opts.id,
+  }))
 end
 
 -- Fields a GET returns that a body never carries: naming them as
@@ -799,7 +847,6 @@ local function check_changes(changes, version)
   if type(changes) ~= "table" or getmetatable(changes) == core.array_mt then
     raise_invalid("", "changes must be a table of field = value", "changes")
   end
-  local schema = core.schema(version)
   local problems = {}
   for k in pairs(changes) do
     if type(k) ~= "string" then
@@ -808,11 +855,13 @@ local function check_changes(changes, version)
       problems[#problems + 1] = problem(k, "is read-only and cannot be changed")
     end
   end
-  -- Unknown names and bad values are found by the full check after merging;
-  -- failing early here only saves the GET.
+  -- Unknown names and bad values (a wrong type, null where it cannot be,
+  -- a table that contains itself) are refused before the GET: nothing is
+  -- sent for changes that could never be applied. Missing required fields
+  -- are the merge's business.
   local probe = {}
   for k, v in pairs(changes) do
-    if type(k) == "string" and not READ_ONLY[k] and not schema.by_name[k] then probe[k] = v end
+    if type(k) == "string" and not READ_ONLY[k] then probe[k] = v end
   end
   if next(probe) then
     local _, ps = core.validate(probe, version)
@@ -834,10 +883,10 @@ end
 -- The complete body for a PUT: the fetched sync with changes applied.
 local function patched_body(sync, schemas, changes, version, keep_organization)
   local P = plan_module()
-  local body, problems = P.to_update(sync, { version = version, schemas = schemas,
-    keep_organization = keep_organization })
+  local body, problems = plan_result("fetched sync", pcall(P.to_update, sync, { version = version,
+    schemas = schemas, keep_organization = keep_organization }))
   if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
-  return P.apply(body, changes, version)
+  return plan_result("changes", pcall(P.apply, body, changes, version))
 end
 
 --- client:patch(id, changes, opts): get -> to_update -> apply -> update.
@@ -868,9 +917,11 @@ function Client:plan(id, body, opts)
   opts = call_options(opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
+  check_table(body, "body", "request", "a table (an update body)")
   local current = self:get(id, { retries = opts.retries })
   local schemas = self:schemas(id, { retries = opts.retries })
-  return plan_module().diff(current, body, { version = version, schemas = schemas, id = id })
+  return plan_result("body", pcall(plan_module().diff, current, body,
+    { version = version, schemas = schemas, id = id }))
 end
 
 ------------------------------------------------------------------------
@@ -972,6 +1023,23 @@ function Client:update_many(items, opts)
   if type(items) ~= "table" then
     raise_invalid("items", "must be a list of { id = ..., body = ... }", "request")
   end
+  -- Keys exactly 1..n. Only 1..#items would be run, and # of a table with
+  -- holes differs between Luas: a map (say, id -> item) came back as an
+  -- empty result list, and items after a nil were dropped on some Luas.
+  local count, highest = 0, 0
+  for k in next, items do
+    if type(k) ~= "number" or k < 1 or k ~= floor(k) then
+      raise_invalid("items", "must be a list of { id = ..., body = ... }, got a table with a "
+        .. (type(k) == "number" and "number key that is not a position 1..n" or type(k) .. " key"),
+        "request")
+    end
+    count = count + 1
+    if k > highest then highest = k end
+  end
+  if highest ~= count then
+    raise_invalid("items", format("must be a list without holes, got %d items and highest index %d",
+      count, highest), "request")
+  end
   local version = check_version(opts.version or self.version)
   local concurrency = opts.concurrency
   if concurrency == nil then
@@ -987,7 +1055,7 @@ function Client:update_many(items, opts)
   local max = check_retries(opts.retries, self.policy.retries) + 1
   local mode = check_schemas_mode(opts.schemas)
 
-  local n, results, finished = #items, {}, 0
+  local n, results, finished = count, {}, 0
   local function finish(i, result)
     results[i] = result
     finished = finished + 1

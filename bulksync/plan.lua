@@ -41,10 +41,28 @@ local function is_none(v)
   return v == nil or v == null
 end
 
+-- Too deep (or a table that contains itself) is the caller's input, not a
+-- bug here: the error is a problem { path, problem } that bulksync turns
+-- into a ValidationError. path is the top-level field, filled in by named().
+local Problem = {}
+
+function plan.is_problem(e)
+  return getmetatable(e) == Problem
+end
+
 local function depth_check(depth)
   if depth > MAX_DEPTH then
-    error("bulksync.plan: value nested deeper than " .. MAX_DEPTH .. " levels", 0)
+    error(setmetatable({ problem = "nested deeper than " .. MAX_DEPTH ..
+      " levels (does a table contain itself?)" }, Problem), 0)
   end
+end
+
+-- Passes on what pcall returned, naming the field in a depth problem.
+local function named(name, ok, ...)
+  if ok then return ... end
+  local e = ...
+  if plan.is_problem(e) and e.path == nil then e.path = tostring(name) end
+  error(e, 0)
 end
 
 -- Deep copy that keeps the JSON array marker, so empty lists stay lists.
@@ -158,7 +176,7 @@ local function project_sync(sync, schema, opts)
     local name = f.name
     local v = sync[name]
     if name == "schemas" then
-      if opts.schemas ~= nil then body[name] = schemas_body(opts.schemas, f) end
+      if opts.schemas ~= nil then body[name] = named(name, pcall(schemas_body, opts.schemas, f)) end
     elseif f.kept and not opts.keep_organization then
       -- The server keeps it when omitted; only partner callers send it.
     elseif v == nil or (v == null and not f.nullable) then
@@ -171,7 +189,7 @@ local function project_sync(sync, schema, opts)
         }
       end
     else
-      body[name] = project(v, f)
+      body[name] = named(name, pcall(project, v, f))
     end
   end
   return body, problems
@@ -207,7 +225,7 @@ function plan.apply(body, changes, version)
   local schema = version and schema_of(version) or nil
   for k, v in pairs(changes or {}) do
     local f = schema and schema.by_name and schema.by_name[k]
-    out[k] = mark_lists(copy(v), f, 1)
+    out[k] = named(k, pcall(function() return mark_lists(copy(v), f, 1) end))
   end
   return out
 end
@@ -284,7 +302,7 @@ function plan.diff(current, body, opts)
     local name = f.name
     local c = cur[name]
     local b = body[name]
-    if b ~= nil then b = project(b, f) end
+    if b ~= nil then b = named(name, pcall(project, b, f)) end
     local e
     if b ~= nil then
       if name == "schemas" and not schemas_known then
