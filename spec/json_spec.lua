@@ -125,7 +125,14 @@ end)
 
 describe("JSON numbers", function()
   it("writes Lua integers exactly", function()
-    if not HAVE_INTEGER then return pending("this Lua has no integers") end
+    if not HAVE_INTEGER then
+      -- Every number is a double: exact to 2^53, beyond it the nearest double.
+      assert.equals("9007199254740992", core.encode_value(2 ^ 53))
+      assert.equals("-9007199254740992", core.encode_value(-2 ^ 53))
+      assert.equals(2 ^ 53, core.decode("9007199254740993"))
+      assert.equals(2 ^ 53 - 1, core.decode(core.encode_value(2 ^ 53 - 1)))
+      return
+    end
     assert.equals("9223372036854775807", core.encode_value(math.maxinteger))
     assert.equals("-9223372036854775808", core.encode_value(math.mininteger))
     local big = math.tointeger(2 ^ 53) + 1          -- not a double
@@ -165,13 +172,23 @@ describe("JSON numbers", function()
   end)
 
   it("round-trips random bit patterns exactly", function()
-    if not string.unpack then return pending("needs string.unpack") end
     math.randomseed(20240208)
     local checked = 0
+    -- Without string.unpack (5.1, 5.2, LuaJIT) build the double from a
+    -- random 52-bit mantissa and exponent instead.
+    local ldexp = math.ldexp or function(m, e) return m * 2.0 ^ e end
+    local function random_double()
+      if string.unpack then
+        local bytes = {}
+        for j = 1, 8 do bytes[j] = string.char(math.random(0, 255)) end
+        return (string.unpack("<d", table.concat(bytes)))
+      end
+      local m = math.random(0, 2 ^ 26 - 1) * 2 ^ 26 + math.random(0, 2 ^ 26 - 1)
+      local x = ldexp(1 + m / 2 ^ 52, math.random(-1022, 1023))
+      return math.random(0, 1) == 1 and -x or x
+    end
     for _ = 1, 3000 do
-      local bytes = {}
-      for j = 1, 8 do bytes[j] = string.char(math.random(0, 255)) end
-      local x = string.unpack("<d", table.concat(bytes))
+      local x = random_double()
       if x == x and x - x == 0 then
         local json = core.encode_value(x)
         assert.equals(x, core.decode(json), json)
@@ -211,7 +228,15 @@ describe("JSON numbers", function()
   end)
 
   it("reads integer literals as integers and the rest as floats", function()
-    if not HAVE_INTEGER then return pending("this Lua has no integers") end
+    if not HAVE_INTEGER then
+      -- One number type: the same values, read as doubles.
+      assert.equals(5, core.decode("5"))
+      assert.equals(-17, core.decode("-17"))
+      assert.equals(5, core.decode("5.0"))
+      assert.equals(2 ^ 63, core.decode("9223372036854775807"))
+      assert.equals(-2 ^ 63, core.decode("-9223372036854775808"))
+      return
+    end
     assert.equals("integer", math.type(core.decode("5")))
     assert.equals("float", math.type(core.decode("5.0")))
     assert.equals("float", math.type(core.decode("5e0")))
