@@ -357,15 +357,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_heap heap;
-    lua_State *L = fuzz_state(&heap);
-    if (L == NULL)
-        abort();
-    lua_pushcfunction(L, run);
-    lua_pushlightuserdata(L, (void *)data);
-    lua_pushinteger(L, (lua_Integer)size);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK && !fuzz_is_oom(L))
-        fuzz_fail(L, "raised");
-    lua_close(L);
-    return 0;
+    return fuzz_one(run, data, size, "raised");
 }

@@ -7,6 +7,7 @@
 #define FUZZ_HARNESS_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,23 @@ static int fuzz_equal(lua_State *L, int a, int b, int depth, int loose)
     default:
         return lua_rawequal(L, a, b);
     }
+}
+
+/* One input: run(data, size) in a fresh state under pcall; only running
+ * out of the capped heap may end it with an error. */
+static int fuzz_one(lua_CFunction run, const uint8_t *data, size_t size, const char *what)
+{
+    fuzz_heap heap;
+    lua_State *L = fuzz_state(&heap);
+    if (L == NULL)
+        abort();
+    lua_pushcfunction(L, run);
+    lua_pushlightuserdata(L, (void *)data);
+    lua_pushinteger(L, (lua_Integer)size);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK && !fuzz_is_oom(L))
+        fuzz_fail(L, what);
+    lua_close(L);
+    return 0;
 }
 
 #endif
