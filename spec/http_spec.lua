@@ -290,39 +290,17 @@ describe("core.http", function()
   -- A real TLS server (openssl s_server) with a self-signed certificate:
   -- verification must reject it, and trust it only through ca_file.
   describe("TLS", function()
-    local dir, cert, pid, port
-
-    local function sh(cmd)
-      local p = assert(io.popen(cmd))
-      local out = p:read("*a")
-      p:close()
-      return out
-    end
+    local tls = require "spec.support.tls"
+    local server, cert, pid, port
 
     setup(function()
-      if sh("command -v openssl") == "" then return end
-      dir = os.tmpname()
-      os.remove(dir)
-      assert(os.execute("mkdir " .. dir))
-      cert = dir .. "/cert.pem"
-      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1" ..
-         " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1" ..
-         " -keyout " .. dir .. "/key.pem -out " .. cert .. " 2>&1")
-      port = free_port()
-      pid = tonumber(sh("openssl s_server -quiet -www -accept 127.0.0.1:" .. port ..
-                        " -cert " .. cert .. " -key " .. dir .. "/key.pem" ..
-                        " </dev/null >" .. dir .. "/log 2>&1 & echo $!"))
-      local give_up = socket.gettime() + 10
-      while socket.gettime() < give_up do
-        local c = socket.connect("127.0.0.1", port)
-        if c then c:close() return end
-        socket.sleep(0.05)
-      end
+      if not tls.available() then return end
+      server = tls.serve()
+      cert, pid, port = server.cert, server.pid, server.port
     end)
 
     teardown(function()
-      if pid then os.execute("kill " .. pid) end
-      if dir then os.execute("rm -rf " .. dir) end
+      if server then server:stop() end
     end)
 
     it("rejects a certificate it cannot verify, naming the problem", function()

@@ -261,27 +261,16 @@ describe("inside OpenResty (nginx + the Lua module)", function()
 end)
 
 describe("inside OpenResty, over TLS", function()
+  local tls = require "spec.support.tls"
   local srv, certs, tls_port, untrusted_port
-  local have_openssl = os.execute("command -v openssl >/dev/null 2>&1")
-  have_openssl = have_openssl == true or have_openssl == 0
-
-  local function sh(cmd)
-    local ok = os.execute(cmd)
-    assert(ok == true or ok == 0, "failed: " .. cmd)
-  end
+  local have_openssl = tls.available()
 
   setup(function()
     if not have_openssl then return end
-    local p = io.popen("mktemp -d")
-    certs = p:read("*l")
-    p:close()
+    certs = tls.tempdir()
     -- Certificates for the address itself: cosockets connect to an IP
     -- without a resolver, and the name checked is that IP.
-    for _, name in ipairs({ "trusted", "untrusted" }) do
-      sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1" ..
-        " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:127.0.0.1" ..
-        " -keyout " .. certs .. "/" .. name .. ".key -out " .. certs .. "/" .. name .. ".pem >/dev/null 2>&1")
-    end
+    for _, name in ipairs({ "trusted", "untrusted" }) do tls.certificate(certs, name) end
     tls_port, untrusted_port = nginx.free_port(), nginx.free_port()
     srv = nginx.start {
       conf = "spec/nginx/tls.conf.in",

@@ -358,43 +358,25 @@ end)
 
 -- A real TLS server (openssl s_server) with a self-signed certificate.
 describe("TLS through the client", function()
-  local dir, cert, pid, port
-
-  local function sh(cmd)
-    local p = assert(io.popen(cmd))
-    local out = p:read("*a")
-    p:close()
-    return out
-  end
+  local tls = require "spec.support.tls"
+  local server, www, cert, pid, port
 
   setup(function()
-    if sh("command -v openssl") == "" then return end
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir .. "/www/api/bulk/syncs"))
-    cert = dir .. "/cert.pem"
-    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1" ..
-       " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1" ..
-       " -keyout " .. dir .. "/key.pem -out " .. cert .. " 2>&1")
+    if not tls.available() then return end
     -- -HTTP serves a file holding a whole HTTP response, by request path.
-    local f = assert(io.open(dir .. "/www/api/bulk/syncs/" .. ID, "wb"))
+    www = tls.tempdir()
+    assert(os.execute("mkdir -p " .. www .. "/api/bulk/syncs"))
+    local f = assert(io.open(www .. "/api/bulk/syncs/" .. ID, "wb"))
     f:write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #DATA ..
       "\r\nConnection: close\r\n\r\n" .. DATA)
     f:close()
-    port = free_port()
-    pid = tonumber(sh("cd " .. dir .. "/www && openssl s_server -quiet -HTTP -accept 127.0.0.1:" .. port ..
-      " -cert " .. cert .. " -key " .. dir .. "/key.pem </dev/null >" .. dir .. "/log 2>&1 & echo $!"))
-    local give_up = socket.gettime() + 10
-    while socket.gettime() < give_up do
-      local c = socket.connect("127.0.0.1", port)
-      if c then c:close() return end
-      socket.sleep(0.05)
-    end
+    server = tls.serve { www = www }
+    cert, pid, port = server.cert, server.pid, server.port
   end)
 
   teardown(function()
-    if pid then os.execute("kill " .. pid) end
-    if dir then os.execute("rm -rf " .. dir) end
+    if server then server:stop() end
+    if www then os.execute("rm -rf '" .. www .. "'") end
   end)
 
   it("fails verification of a self-signed certificate: TransportError naming it, not retried", function()
