@@ -141,11 +141,16 @@ local function check_version(version, path)
     tostring(version), concat(core.API_VERSIONS, ", ")), "options")
 end
 
-function M.encode(body, opts)
-  opts = call_options(opts)
-  local json, problems, count = core.encode(body, check_version(opts.version), opts.strict)
+-- The JSON of a body, or a ValidationError naming every problem.
+local function encode_body(body, version, strict)
+  local json, problems, count = core.encode(body, version, strict)
   if not json then error(validation_error(problems, count), 0) end
   return json
+end
+
+function M.encode(body, opts)
+  opts = call_options(opts)
+  return encode_body(body, check_version(opts.version), opts.strict)
 end
 
 function M.validate(body, opts)
@@ -726,12 +731,6 @@ end
 
 local function sync_path(id)
   return "/api/bulk/syncs/" .. id
-end
-
-local function encode_body(body, version, strict)
-  local json, problems, count = core.encode(body, version, strict)
-  if not json then error(validation_error(problems, count), 0) end
-  return json
 end
 
 local function update_result(resp, attempts, version, secrets)
