@@ -50,12 +50,7 @@ local function client(url, opts)
   return c, sleeps
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local free_port = require "spec.support.ports"
 
 local function failure(f, ...)
   local ok, err = pcall(f, ...)

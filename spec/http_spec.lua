@@ -2,7 +2,6 @@
 
 local core = require "bulksync.core"
 local raw = require "spec.support.rawserver"
-local socket = require "socket"
 
 -- A distinctive fake key: no message may ever contain it.
 local KEY = "sk-FAKE-7f3c9e1d-NEVER-SHOW"
@@ -28,12 +27,7 @@ local function json(body, extra)
   return { status = 200, reason = "OK", headers = headers, body = body }
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local free_port = require "spec.support.ports"
 
 local function count(list, pred)
   local n = 0

@@ -81,12 +81,7 @@ local function start(steps, opts)
   return srv
 end
 
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local free_port = require "spec.support.ports"
 
 -- The key appears in a recorded request only as the Authorization header.
 local function assert_key_only_in_authorization(srv, org)

@@ -110,12 +110,7 @@ function M.repo_root()
   return dir
 end
 
-function M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+M.free_port = require "spec.support.ports"
 
 -- One LuaJIT build of the C core per busted run.
 local built_lib

@@ -31,12 +31,7 @@ function M.tempdir()
   return (sh("mktemp -d"):gsub("%s+$", ""))
 end
 
-function M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+M.free_port = require "spec.support.ports"
 
 -- The certificate names the address itself: clients connect to an IP, and
 -- the name checked is that IP.
