@@ -190,6 +190,22 @@ local function check_id(id)
   return last_lower
 end
 
+-- Percent-encodes all but RFC 3986's unreserved characters: for a path
+-- segment (schema ids are free-form) or a query value (page tokens).
+local function escape(s)
+  return (gsub(s, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end))
+end
+
+-- Schema ids are the source's own names ("public.orders", "Account"): any
+-- non-empty string, escaped in the path. Not quoted back, like ids.
+local function check_schema_id(schema_id, path)
+  if type(schema_id) ~= "string" or schema_id == "" then
+    raise_invalid(path or "schema_id", "must be a non-empty string, got " ..
+      (type(schema_id) == "string" and "an empty string" or type(schema_id)), "request")
+  end
+  return schema_id
+end
+
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 -- Basic auth needs base64; it is twenty lines, not worth a dependency.
@@ -476,7 +492,7 @@ end
 
 -- The data of a 2xx response. A DecodeError keeps the raw text, cut and
 -- with the secrets taken out (a server could echo the request).
-local function decode_envelope(resp, what, secrets)
+local function decode_envelope(resp, what, secrets, null_is_empty)
   local body = resp.body
   if body == nil or body == "" then
     raise("DecodeError", { status = resp.status, message = what .. ": empty response body", body = "" })
@@ -486,11 +502,22 @@ local function decode_envelope(resp, what, secrets)
     raise("DecodeError", { status = resp.status, message = what .. ": response is not JSON (" .. err .. ")",
       body = redact(cut(body), secrets) })
   end
-  if type(value) ~= "table" or value.data == nil or value.data == core.null then
+  if type(value) ~= "table" or value.data == nil or (value.data == core.null and not null_is_empty) then
     raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"',
       body = redact(cut(body), secrets) })
   end
-  return value.data
+  if value.data == core.null then return setmetatable({}, core.array_mt), value end
+  return value.data, value
+end
+
+-- The list in a list envelope. The published type of `data` there is
+-- array-or-null, and null is an empty list (an account or sync with none).
+local function decode_list(resp, what, secrets)
+  local data, value = decode_envelope(resp, what, secrets, true)
+  if type(data) ~= "table" then
+    raise("DecodeError", { status = resp.status, message = what .. ': "data" is not a list' })
+  end
+  return data, value
 end
 
 ------------------------------------------------------------------------
@@ -758,33 +785,218 @@ function Client:get(id, opts)
   return decode_envelope(resp, "get", private[self].secrets), meta_of(resp, attempts, self.version)
 end
 
+------------------------------------------------------------------------
+-- Many requests at once
+------------------------------------------------------------------------
+
+local DEFAULT_CONCURRENCY = 8
+local MAX_CONCURRENCY     = 1000
+
+-- Runs reqs through the transport, at most `concurrency` in flight, and
+-- calls on_done(i, response | nil, err) as each ends. libcurl: one multi
+-- handle. OpenResty: light threads, each taking the next request. Any
+-- other transport: one after another.
+local function exchange_many(transport, reqs, concurrency, on_done)
+  local n = #reqs
+  if transport.request_many then return transport.request_many(reqs, concurrency, on_done) end
+  local ngx = transport.name == "ngx" and (transport.ngx or rawget(_G, "ngx"))
+  if ngx and type(ngx.thread) == "table" then
+    local next_i, failure = 1, nil
+    local function worker()
+      while failure == nil and next_i <= n do
+        local i = next_i
+        next_i = i + 1
+        local ok, e = pcall(on_done, i, transport.request(reqs[i]))
+        if not ok then failure = failure or { e } end
+      end
+    end
+    local threads = {}
+    for k = 1, min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
+    for k = 1, #threads do
+      local ok, e = ngx.thread.wait(threads[k])
+      if not ok then failure = failure or { e } end
+    end
+    if failure then error(failure[1], 0) end
+    return
+  end
+  for i = 1, n do on_done(i, transport.request(reqs[i])) end
+end
+
+-- The retry policy for many requests, in rounds: every job ({ req, max =
+-- attempts allowed }) runs once; those whose error is retryable and that
+-- have attempts left run again in the next round, after one sleep of the
+-- longest wait any of them needs. done(job, response | nil, attempts, err)
+-- is called once per job, as it ends for good.
+local function run_rounds(self, jobs, concurrency, done)
+  local transport, policy, secrets = private[self].transport, self.policy, private[self].secrets
+  local pending = jobs
+  while #pending > 0 do
+    local again, wait, reqs = {}, 0, {}
+    for i, job in ipairs(pending) do reqs[i] = job.req end
+    exchange_many(transport, reqs, concurrency, function(i, resp, terr)
+      local job = pending[i]
+      job.attempt = (job.attempt or 0) + 1
+      local err = attempt_error(job.req, job.attempt, resp, terr, secrets)
+      if err and err.retryable and job.attempt < job.max then
+        again[#again + 1] = job
+        local w = retry_wait(policy, job.attempt, resp and resp.headers)
+        if w > wait then wait = w end
+        return
+      end
+      return done(job, not err and resp or nil, job.attempt, err)
+    end)
+    pending = again
+    if #pending > 0 then transport.sleep(wait) end
+  end
+end
+
+-- Checks one item; raises a ValidationError, or returns what to send.
+local function protect(f, ...)
+  local ok, a, b = pcall(f, ...)
+  if ok then return a, b end
+  if not M.is_error(a) then error(a, 0) end   -- a bug, not an item's failure
+  return nil, a
+end
+
+------------------------------------------------------------------------
+-- Reads
+------------------------------------------------------------------------
+
+local MAX_PAGE = 50   -- the list's largest (and default) page
+
+local function check_list_options(opts)
+  if opts.active ~= nil and type(opts.active) ~= "boolean" then
+    raise_invalid("active", "must be true (active syncs), false (paused ones) or nil (both)", "options")
+  end
+  local limit = opts.limit
+  if limit ~= nil and (type(limit) ~= "number" or limit ~= floor(limit) or limit < 1 or limit > MAX_PAGE) then
+    raise_invalid("limit", "must be a whole number of syncs per page from 1 to " .. MAX_PAGE, "options")
+  end
+end
+
+local function list_path(opts, token)
+  local query = {}
+  if opts.active ~= nil then query[#query + 1] = "active=" .. tostring(opts.active) end
+  if opts.limit ~= nil then query[#query + 1] = format("limit=%d", opts.limit) end
+  if token then query[#query + 1] = "page_token=" .. escape(token) end
+  return "/api/bulk/syncs" .. (#query > 0 and "?" .. concat(query, "&") or "")
+end
+
+-- A function that returns the next page of the list and its meta, or nil
+-- after the last one. Pages are followed by `pagination.next_page_token`; a
+-- token seen before would loop forever, so it is a DecodeError.
+local function list_pager(self, opts)
+  local token, seen, finished = nil, {}, false
+  return function()
+    if finished then return nil end
+    local resp, attempts = self:_request("GET", list_path(opts, token), nil, opts)
+    local data, envelope = decode_list(resp, "list", private[self].secrets)
+    local pagination = envelope.pagination
+    local next_token = type(pagination) == "table" and pagination.next_page_token
+    if type(next_token) ~= "string" or next_token == "" then
+      finished = true
+    elseif seen[next_token] then
+      raise("DecodeError", { status = resp.status,
+        message = "list: the server sent a page token it had sent before; stopped instead of looping" })
+    else
+      seen[next_token], token = true, next_token
+    end
+    return data, meta_of(resp, attempts, self.version)
+  end
+end
+
+--- client:list(opts) -> every sync, following every page; meta is the last
+-- page's, with `pages` counted.
 function Client:list(opts)
   check_open(self)
   opts = call_options(opts)
-  local path = "/api/bulk/syncs"
-  if opts.active ~= nil then path = path .. "?active=" .. tostring(not not opts.active) end
-  local resp, attempts = self:_request("GET", path, nil, opts)
-  local data = decode_envelope(resp, "list", private[self].secrets)
-  if type(data) ~= "table" then
-    raise("DecodeError", { status = resp.status, message = 'list: "data" is not a list' })
+  check_list_options(opts)
+  local all, pages, meta = setmetatable({}, core.array_mt), 0, nil
+  for page, page_meta in list_pager(self, opts) do
+    for _, sync in ipairs(page) do all[#all + 1] = sync end
+    pages, meta = pages + 1, page_meta
   end
-  return data, meta_of(resp, attempts, self.version)
+  meta.pages = pages
+  return all, meta
 end
 
-local function schemas_data(resp, _, secrets)
-  local data = decode_envelope(resp, "schemas", secrets)
+--- for sync in client:each_sync(opts) do ... end: one page in memory at a
+-- time, the next fetched when the loop reaches it.
+function Client:each_sync(opts)
+  check_open(self)
+  opts = call_options(opts)
+  check_list_options(opts)
+  local next_page = list_pager(self, opts)
+  local page, i = {}, 0
+  return function()
+    while page and i >= #page do page, i = next_page(), 0 end
+    if not page then return nil end
+    i = i + 1
+    return page[i]
+  end
+end
+
+local function schema_path(id, schema_id)
+  return sync_path(id) .. "/schemas/" .. escape(schema_id)
+end
+
+local function schema_data(resp, secrets)
+  local data = decode_envelope(resp, "schema", secrets)
   if type(data) ~= "table" then
-    raise("DecodeError", { status = resp.status, message = 'schemas: "data" is not a list' })
+    raise("DecodeError", { status = resp.status, message = 'schema: "data" is not an object' })
   end
   return data
 end
 
+--- client:schema(id, schema_id): one schema with its fields and filters.
+function Client:schema(id, schema_id, opts)
+  check_open(self)
+  opts = call_options(opts)
+  id = check_id(id)
+  schema_id = check_schema_id(schema_id)
+  local resp, attempts = self:_request("GET", schema_path(id, schema_id), nil, opts)
+  return schema_data(resp, private[self].secrets), meta_of(resp, attempts, self.version)
+end
+
+--[[ GETs the details of every schema in each group's listing, all at
+once: groups[k] = { id = sync id, listing = list }. Sets groups[k].details
+(in listing order) or groups[k].err, the group's first failure. ]]
+local function fetch_details(self, groups, concurrency, max)
+  local jobs, secrets = {}, private[self].secrets
+  for _, g in ipairs(groups) do
+    g.details = setmetatable({}, core.array_mt)
+    for pos, item in ipairs(g.listing) do
+      if type(item) ~= "table" or type(item.id) ~= "string" or item.id == "" then
+        g.err = g.err or new_error("DecodeError", { message = format("schemas: item %d of the listing has no id", pos) })
+      else
+        jobs[#jobs + 1] = { group = g, pos = pos, max = max,
+          req = build_request(self, "GET", schema_path(g.id, item.id), nil) }
+      end
+    end
+  end
+  run_rounds(self, jobs, concurrency, function(job, resp, _, err)
+    local g = job.group
+    if resp then g.details[job.pos], err = protect(schema_data, resp, secrets) end
+    g.err = g.err or err
+  end)
+end
+
+--- client:schemas(id, opts): the sync's schemas listing (no fields or
+-- filters), or with `details = true` every schema's own record, fetched in
+-- parallel (1 + N requests).
 function Client:schemas(id, opts)
   check_open(self)
   opts = call_options(opts)
   id = check_id(id)
   local resp, attempts = self:_request("GET", sync_path(id) .. "/schemas", nil, opts)
-  return schemas_data(resp, nil, private[self].secrets), meta_of(resp, attempts, self.version)
+  local listing = decode_list(resp, "schemas", private[self].secrets)
+  local meta = meta_of(resp, attempts, self.version)
+  if not opts.details then return listing, meta end
+  local group = { id = id, listing = listing }
+  fetch_details(self, { group }, DEFAULT_CONCURRENCY,
+    check_retries(opts.retries, self.policy.retries) + 1)
+  if group.err then error(group.err, 0) end
+  return group.details, meta
 end
 
 ------------------------------------------------------------------------
@@ -879,13 +1091,17 @@ local function check_schemas_mode(mode)
   return mode
 end
 
--- The complete body for a PUT: the fetched sync with changes applied.
+-- The complete body for a PUT: the fetched sync (and its schemas' details)
+-- with changes applied, refused when it would still lose something.
 local function patched_body(sync, schemas, changes, version, keep_organization)
   local P = plan_module()
-  local body, problems = plan_result("fetched sync", pcall(P.to_update, sync, { version = version,
+  local body, problems = plan_result("fetched sync", pcall(P.project, sync, { version = version,
     schemas = schemas, keep_organization = keep_organization }))
   if not body then error(validation_error(problems, #problems, "fetched sync"), 0) end
-  return plan_result("changes", pcall(P.apply, body, changes, version))
+  body = plan_result("changes", pcall(P.apply, body, changes, version))
+  local lossy = P.lossy_problem(body, version)
+  if lossy then error(validation_error({ lossy }, 1, "patch"), 0) end
+  return body
 end
 
 --- client:patch(id, changes, opts): get -> to_update -> apply -> update.
@@ -901,7 +1117,7 @@ function Client:patch(id, changes, opts)
   local sync = self:get(id, { retries = opts.retries })
   local schemas
   if mode == "keep" and changes.schemas == nil then
-    schemas = self:schemas(id, { retries = opts.retries })
+    schemas = self:schemas(id, { retries = opts.retries, details = true })
   end
   local body = patched_body(sync, schemas, changes, version, opts.keep_organization)
   local data, meta = self:update(id, body, {
@@ -918,7 +1134,7 @@ function Client:plan(id, body, opts)
   local version = check_version(opts.version or self.version)
   check_table(body, "body", "request", "a table (an update body)")
   local current = self:get(id, { retries = opts.retries })
-  local schemas = self:schemas(id, { retries = opts.retries })
+  local schemas = self:schemas(id, { retries = opts.retries, details = true })
   return plan_result("body", pcall(plan_module().diff, current, body,
     { version = version, schemas = schemas, id = id }))
 end
@@ -927,68 +1143,6 @@ end
 -- Many updates at once
 ------------------------------------------------------------------------
 
-local DEFAULT_CONCURRENCY = 8
-local MAX_CONCURRENCY     = 1000
-
--- Runs reqs through the transport, at most `concurrency` in flight, and
--- calls on_done(i, response | nil, err) as each ends. libcurl: one multi
--- handle. OpenResty: light threads, each taking the next request. Any
--- other transport: one after another.
-local function exchange_many(transport, reqs, concurrency, on_done)
-  local n = #reqs
-  if transport.request_many then return transport.request_many(reqs, concurrency, on_done) end
-  local ngx = transport.name == "ngx" and (transport.ngx or rawget(_G, "ngx"))
-  if ngx and type(ngx.thread) == "table" then
-    local next_i, failure = 1, nil
-    local function worker()
-      while failure == nil and next_i <= n do
-        local i = next_i
-        next_i = i + 1
-        local ok, e = pcall(on_done, i, transport.request(reqs[i]))
-        if not ok then failure = failure or { e } end
-      end
-    end
-    local threads = {}
-    for k = 1, min(concurrency, n) do threads[k] = ngx.thread.spawn(worker) end
-    for k = 1, #threads do
-      local ok, e = ngx.thread.wait(threads[k])
-      if not ok then failure = failure or { e } end
-    end
-    if failure then error(failure[1], 0) end
-    return
-  end
-  for i = 1, n do on_done(i, transport.request(reqs[i])) end
-end
-
--- The retry policy for many requests, in rounds: every job ({ req, max =
--- attempts allowed }) runs once; those whose error is retryable and that
--- have attempts left run again in the next round, after one sleep of the
--- longest wait any of them needs. done(job, response | nil, attempts, err)
--- is called once per job, as it ends for good.
-local function run_rounds(self, jobs, concurrency, done)
-  local transport, policy, secrets = private[self].transport, self.policy, private[self].secrets
-  local pending = jobs
-  while #pending > 0 do
-    local again, wait, reqs = {}, 0, {}
-    for i, job in ipairs(pending) do reqs[i] = job.req end
-    exchange_many(transport, reqs, concurrency, function(i, resp, terr)
-      local job = pending[i]
-      job.attempt = (job.attempt or 0) + 1
-      local err = attempt_error(job.req, job.attempt, resp, terr, secrets)
-      if err and err.retryable and job.attempt < job.max then
-        again[#again + 1] = job
-        local w = retry_wait(policy, job.attempt, resp and resp.headers)
-        if w > wait then wait = w end
-        return
-      end
-      return done(job, not err and resp or nil, job.attempt, err)
-    end)
-    pending = again
-    if #pending > 0 then transport.sleep(wait) end
-  end
-end
-
--- Checks one item; raises a ValidationError, or returns what to send.
 local function prepare_item(item, version, strict)
   if type(item) ~= "table" then
     raise_invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
@@ -1001,13 +1155,6 @@ local function prepare_item(item, version, strict)
     return { id = id, key = key, patch = item.patch }
   end
   return { id = id, key = key, json = encode_body(item.body, version, strict) }
-end
-
-local function protect(f, ...)
-  local ok, a, b = pcall(f, ...)
-  if ok then return a, b end
-  if not M.is_error(a) then error(a, 0) end   -- a bug, not an item's failure
-  return nil, a
 end
 
 --- client:update_many(items, opts) -> results
@@ -1079,14 +1226,31 @@ function Client:update_many(items, opts)
     end
   end
 
+  local secrets = private[self].secrets
+  local function sync_data(resp) return (decode_envelope(resp, "get", secrets)) end
+  local function listing_data(resp) return (decode_list(resp, "schemas", secrets)) end
   run_rounds(self, gets, concurrency, function(job, resp, _, err)
     local p = prepared[job.item]
     if resp and not p.err then
-      p[job.what], err = protect(job.what == "sync" and decode_envelope or schemas_data, resp, "get",
-        private[self].secrets)
+      p[job.what], err = protect(job.what == "sync" and sync_data or listing_data, resp)
     end
     p.err = p.err or err
   end)
+
+  -- Then every listed schema's details, for all patch items at once.
+  local groups = {}
+  for i = 1, n do
+    local p = prepared[i]
+    if p and p.schemas and not p.err then
+      p.group = { id = p.id, listing = p.schemas }
+      groups[#groups + 1] = p.group
+    end
+  end
+  fetch_details(self, groups, concurrency, max)
+  for i = 1, n do
+    local p = prepared[i]
+    if p and p.group then p.schemas, p.err = p.group.details, p.group.err end
+  end
 
   local puts = {}
   for i = 1, n do

@@ -144,18 +144,48 @@ local function unwrap_sync(sync)
   return sync
 end
 
--- The selected schemas of the listing as SchemaConfigurations, each with
--- every field and its enabled/obfuscate flags, so those choices survive a PUT.
+-- GET .../schemas lists each schema without its fields and filters; only
+-- GET .../schemas/{schema_id} has them. A body item without `fields` gets
+-- every field of its schema enabled, so only the per-schema details can
+-- make a body that keeps the selections.
+local function has_fields(s)
+  return type(s) == "table" and type(s.fields) == "table"
+end
+
+local LISTING_HINT = "the schemas listing carries no fields or filters; pass each schema's details"
+  .. " (client:schemas(id, { details = true }), or client:schema(id, schema_id) for each)"
+
+--[[ Every schema of the details, enabled or not, as a SchemaConfiguration
+with all of its fields (their enabled and obfuscate choices) and filters:
+nothing is left to a server default. Returns nil for a sync without schemas,
+since no body value says "none" (an empty or omitted list selects all), or
+nil and a problem when an item lacks its fields. ]]
 local function schemas_body(list, schemas_field)
+  local items = unwrap_list(list)
+  if items == null then return nil end
   local out = setmetatable({}, array_mt)
-  for _, s in ipairs(unwrap_list(list)) do
-    -- A full replacement deselects a schema by not listing it.
-    if type(s) == "table" and s.enabled == true then
-      out[#out + 1] = project(s, schemas_field.items, RENAME)
+  for i, s in ipairs(items) do
+    if not has_fields(s) then
+      return nil, { path = "schemas", problem = string.format("item %d has no fields: %s", i, LISTING_HINT) }
     end
+    out[i] = project(s, schemas_field.items, RENAME)
   end
+  if #out == 0 then return nil end
   return out
 end
+
+--[[ The 2025-09-18 default_schedule cannot carry a `multi` schedule's
+per-field schedules: a full replacement with frequency "multi" would drop
+them. ]]
+local function lossy_problem(body, version)
+  local ds = body.default_schedule
+  if version ~= "2024-02-08" and type(ds) == "table" and ds.frequency == "multi" then
+    return { path = "default_schedule.frequency", problem = 'is "multi": its per-field schedules are not'
+      .. ' part of a ' .. version .. ' body, so a full replacement would drop them; use version'
+      .. ' "2024-02-08" for this sync, or set another default_schedule' }
+  end
+end
+plan.lossy_problem = lossy_problem
 
 local function other_version_hint(sync, schema)
   for name, version in pairs(schema.other_version or {}) do
@@ -176,7 +206,10 @@ local function project_sync(sync, schema, opts)
     local name = f.name
     local v = sync[name]
     if name == "schemas" then
-      if opts.schemas ~= nil then body[name] = named(name, pcall(schemas_body, opts.schemas, f)) end
+      if opts.schemas ~= nil then
+        local list, p = named(name, pcall(schemas_body, opts.schemas, f))
+        if p then problems[#problems + 1] = p else body[name] = list end
+      end
     elseif f.kept and not opts.keep_organization then
       -- The server keeps it when omitted; only partner callers send it.
     elseif v == nil or (v == null and not f.nullable) then
@@ -195,14 +228,23 @@ local function project_sync(sync, schema, opts)
   return body, problems
 end
 
-function plan.to_update(sync, opts)
+-- The body a GET response makes, before any check that it loses nothing.
+function plan.project(sync, opts)
   opts = opts or {}
   if type(sync) ~= "table" then
     error("bulksync.plan.to_update: sync must be a table (a GET response)", 2)
   end
-  local schema = schema_of(opts.version)
+  local schema, version = schema_of(opts.version)
   local body, problems = project_sync(unwrap_sync(sync), schema, opts)
   if #problems > 0 then return nil, problems end
+  return body, nil, version
+end
+
+function plan.to_update(sync, opts)
+  local body, problems, version = plan.project(sync, opts)
+  if not body then return nil, problems end
+  local lossy = lossy_problem(body, version)
+  if lossy then return nil, { lossy } end
   return body
 end
 
@@ -260,22 +302,31 @@ local function same_as_reset(current, f)
   return current ~= nil and equal(current, f.reset)
 end
 
--- True when omitting `schemas` changes nothing: every schema and every one
--- of its fields enabled, none obfuscated.
-local function all_selected(list)
-  for _, s in ipairs(unwrap_list(list)) do
-    if type(s) ~= "table" or s.enabled ~= true then return false end
-    if type(s.fields) == "table" then
-      for _, fl in ipairs(s.fields) do
-        if type(fl) == "table" and (fl.enabled == false or fl.enabled == null
-                                     or fl.obfuscated == true or fl.obfuscate == true) then
-          return false
-        end
-      end
+-- The positions of body schema items that give no fields (a bare id, no
+-- `fields`, or an empty list): the server enables every field of those.
+local function items_without_fields(list)
+  local out = {}
+  if type(list) ~= "table" then return out end
+  for i, item in ipairs(list) do
+    if not has_fields(item) or next(item.fields) == nil then
+      local id = type(item) == "table" and item.id or item
+      out[#out + 1] = type(id) == "string" and string.format("%d (%s)", i, id) or tostring(i)
     end
   end
-  return true
+  return out
 end
+
+-- The current selections from the per-schema details; nil when they are
+-- not known (no list given, or the listing, which has no fields).
+local function current_schemas(list, f)
+  if list == nil then return nil, false end
+  local body, p = named("schemas", pcall(schemas_body, list, f))
+  if p then return nil, false end
+  return body, true
+end
+
+local NOT_KEPT_NOTE = "not known to be kept when omitted; partner callers send it"
+  .. " (to_update/patch with keep_organization = true)"
 
 local function entry(field, action, from, to, note)
   return { field = field, action = action, from = from, to = to, note = note }
@@ -293,19 +344,23 @@ function plan.diff(current, body, opts)
   local schema, version = schema_of(opts.version)
   current = unwrap_sync(current or {})
   body = body or {}
-  local cur = project_sync(current, schema,
-                           { keep_organization = true, schemas = opts.schemas })
-  local schemas_known = opts.schemas ~= nil
-  local changes, resets = {}, 0
+  local cur = project_sync(current, schema, { keep_organization = true })
+  local changes, resets, unknowns = {}, 0, 0
 
   for _, f in ipairs(schema.fields or {}) do
     local name = f.name
     local c = cur[name]
     local b = body[name]
+    local known = true
+    if name == "schemas" then c, known = current_schemas(opts.schemas, f) end
     if b ~= nil then b = named(name, pcall(project, b, f)) end
     local e
     if b ~= nil then
-      if name == "schemas" and not schemas_known then
+      local bare = name == "schemas" and items_without_fields(b) or {}
+      if #bare > 0 then
+        e = entry(name, "reset", c, b, "no fields given for item " .. table.concat(bare, ", ")
+                  .. ": every field of " .. (#bare == 1 and "that schema" or "those schemas") .. " enabled")
+      elseif not known then
         e = entry(name, "change", nil, b, "current selection unknown")
       elseif equal(b, c) or (is_none(b) and is_none(c)) then
         e = entry(name, "keep", c, b)
@@ -317,16 +372,13 @@ function plan.diff(current, body, opts)
         e = entry(name, "change", c, b)
       end
     elseif f.kept then
-      e = entry(name, "keep", c, c, f.reset_note)
+      -- The API does not say the server keeps it; a partner key may not.
+      e = entry(name, "unknown", c, nil, NOT_KEPT_NOTE)
     elseif name == "schemas" then
-      if not schemas_known then
-        e = entry(name, "reset", nil, nil,
-                  (f.reset_note or "all schemas selected") .. "; current selection unknown")
-      elseif all_selected(opts.schemas) then
-        e = entry(name, "keep", c, nil, f.reset_note)
-      else
-        e = entry(name, "reset", c, nil, f.reset_note or "all schemas selected")
-      end
+      -- Whatever is selected now, an omitted list selects every schema and
+      -- every field: the listing cannot show that nothing would change.
+      e = entry(name, "reset", c, nil, (f.reset_note or "all schemas selected")
+                .. ", every field enabled" .. (known and "" or "; current selection unknown"))
     elseif f.required then
       e = entry(name, "reset", c, nil, "required: the server rejects a body without it")
     elseif same_as_reset(c, f) then
@@ -335,12 +387,14 @@ function plan.diff(current, body, opts)
       e = entry(name, "reset", c, f.reset, f.reset_note)
     end
     if e.action == "reset" then resets = resets + 1 end
+    if e.action == "unknown" then unknowns = unknowns + 1 end
     changes[#changes + 1] = e
   end
 
   local id = current.id
   if is_none(id) then id = opts.id end
-  return setmetatable({ version = version, id = id, changes = changes, resets = resets }, Plan)
+  return setmetatable({ version = version, id = id, changes = changes, resets = resets,
+                        unknowns = unknowns }, Plan)
 end
 
 -- ===================== rendering for people =====================
@@ -406,7 +460,7 @@ local function show(v)
   return s
 end
 
-local MARKER = { reset = "RESET", change = "change", clear = "clear", add = "add" }
+local MARKER = { reset = "RESET", change = "change", clear = "clear", add = "add", unknown = "?" }
 
 local function plural(n, word)
   return n .. " " .. word .. (n == 1 and "" or "s")
@@ -423,10 +477,11 @@ function plan.render(p)
     end
   end
   local lines = {
-    string.format("bulk sync %s (API %s): %s, %s",
+    string.format("bulk sync %s (API %s): %s, %s%s",
                   p.id and tostring(p.id) or "(id unknown)", p.version,
                   plural(p.resets, "reset"),
-                  plural(#shown - p.resets, "other change")),
+                  plural(#shown - p.resets - (p.unknowns or 0), "other change"),
+                  (p.unknowns or 0) > 0 and (", " .. p.unknowns .. " not known") or ""),
   }
   for _, e in ipairs(shown) do
     local to = e.to

@@ -49,10 +49,10 @@ local function run()
   print("   " .. (tostring(plan):gsub("\n", "\n   ")))
 
   print("\n2. The safe way: client:patch(id, { active = false })")
-  print("   fetches the sync and its schemas, changes one field, sends the complete object.\n")
-  local before, before_schemas = client:get(id), client:schemas(id)
+  print("   fetches the sync and every schema's fields, changes one field, sends the complete object.\n")
+  local before, before_schemas = client:get(id), client:schemas(id, { details = true })
   client:patch(id, { active = false })
-  local after, after_schemas = client:get(id), client:schemas(id)
+  local after, after_schemas = client:get(id), client:schemas(id, { details = true })
 
   print(string.format("   %-30s %-22s %s", "field", "before", "after"))
   for _, field in ipairs(WATCH) do

@@ -61,17 +61,34 @@ for _, version in ipairs { "2025-09-18", "2024-02-08" } do
           return out
         end)())
       assert.is_true(same(before.schemas, after.schemas), "schema and field selections changed")
-      -- What went out: GET, GET schemas, then one complete PUT.
+      -- What went out: GET, GET schemas, GET each schema's details (the
+      -- listing has no fields), then one complete PUT: N + 2 reads.
       local reqs = srv:requests()
-      assert.equal(3, #reqs)
+      local n = #before.schemas
+      assert.equal(n + 3, #reqs)
       assert.equal("GET", reqs[1].method)
       assert.equal("/api/bulk/syncs/" .. id .. "/schemas", reqs[2].path)
-      assert.equal("PUT", reqs[3].method)
-      local sent = json.decode(reqs[3].body)
+      local detailed = {}
+      for i = 3, n + 2 do
+        assert.equal("GET", reqs[i].method)
+        detailed[#detailed + 1] = reqs[i].path:match("/schemas/(.+)$")
+      end
+      local expected = {}
+      for _, sch in ipairs(before.schemas) do expected[#expected + 1] = (sch.id:gsub("[^%w%-%._~]",
+        function(c) return string.format("%%%02X", c:byte()) end)) end
+      table.sort(detailed)
+      table.sort(expected)
+      assert.same(expected, detailed)
+      assert.equal("PUT", reqs[n + 3].method)
+      local sent = json.decode(reqs[n + 3].body)
       assert.equal(false, sent.active)
       assert.equal(before.sync.automatically_add_new_fields, sent.automatically_add_new_fields)
       assert.equal(before.sync.normalize_names, sent.normalize_names)
-      assert.truthy(#sent.schemas > 0)
+      -- Every schema is sent, enabled or not, each with all of its fields.
+      assert.equal(n, #sent.schemas)
+      for i, item in ipairs(sent.schemas) do
+        assert.equal(#before.schemas[i].fields, #item.fields, item.id)
+      end
       assert.is_nil(sent.id)
       assert.is_nil(sent.created_at)
     end)

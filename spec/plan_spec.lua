@@ -86,9 +86,9 @@ local function sync_2024()
   return s
 end
 
--- GET /api/bulk/syncs/{id}/schemas: one selected schema with a disabled and an
--- obfuscated field, one deselected schema.
-local function schemas_list()
+-- Each schema's details (GET /api/bulk/syncs/{id}/schemas/{schema_id}): one
+-- selected schema with a disabled and an obfuscated field, one deselected.
+local function schema_details()
   return A {
     {
       id = "public.orders", enabled = true, output_name = "orders", user_output_name = null,
@@ -108,6 +108,17 @@ local function schemas_list()
   }
 end
 
+-- GET /api/bulk/syncs/{id}/schemas: the listing, which has no fields or filters.
+local function listing()
+  local out = A {}
+  for i, s in ipairs(schema_details()) do
+    out[i] = { id = s.id, enabled = s.enabled, output_name = s.output_name, user_output_name = "",
+      partition_key = s.partition_key or "", tracking_field = s.tracking_field or "",
+      data_cutoff_timestamp = null, disable_data_cutoff = false }
+  end
+  return out
+end
+
 local function all_selected_list()
   return A {
     { id = "public.orders", enabled = true,
@@ -121,10 +132,12 @@ local function entry_of(p, field)
   end
 end
 
+-- Entries that change or reset something (organization_id's "unknown" is
+-- specified on its own).
 local function non_keeps(p)
   local out = {}
   for _, e in ipairs(p.changes) do
-    if e.action ~= "keep" then out[#out + 1] = e end
+    if e.action ~= "keep" and e.action ~= "unknown" then out[#out + 1] = e end
   end
   return out
 end
@@ -184,7 +197,7 @@ describe("bulksync.plan", function()
     it("copies, never shares or mutates the response", function()
       local s = sync_2025()
       local before = deepcopy(s)
-      local body = assert(plan.to_update(s, { schemas = schemas_list() }))
+      local body = assert(plan.to_update(s, { schemas = schema_details() }))
       assert.same(before, s)
       assert.are_not.equal(s.destination_configuration, body.destination_configuration)
       body.destination_configuration.schema = "changed"
@@ -201,11 +214,11 @@ describe("bulksync.plan", function()
       assert.is_nil(assert(plan.to_update(sync_2025())).schemas)
     end)
 
-    it("lists the enabled schemas with every field, spelling obfuscated as obfuscate", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+    it("lists every schema, enabled or not, with every field, spelling obfuscated as obfuscate", function()
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
       local schemas = body.schemas
       assert.equal(core.array_mt, getmetatable(schemas))
-      assert.equal(1, #schemas, "the disabled schema is not listed")
+      assert.equal(2, #schemas, "a disabled schema is listed, not left to a default")
       local orders = schemas[1]
       assert.equal("public.orders", orders.id)
       assert.is_true(orders.enabled)
@@ -221,10 +234,53 @@ describe("bulksync.plan", function()
         { id = "notes", enabled = false, obfuscate = false },
       }, orders.fields)
       for _, f in ipairs(orders.fields) do assert.is_nil(f.obfuscated) end
+      assert.same({ id = "public.audit", enabled = false, fields = { { id = "id", enabled = true, obfuscate = false } } },
+        schemas[2])
+    end)
+
+    it("lists a sync whose schemas are all disabled item by item, never as an empty list", function()
+      local details = schema_details()
+      details[1].enabled = false
+      local body = assert(plan.to_update(sync_2025(), { schemas = details }))
+      assert.equal(2, #body.schemas)
+      assert.is_false(body.schemas[1].enabled)
+      assert.is_false(body.schemas[2].enabled)
+    end)
+
+    it("keeps an unused partition_key or tracking_field as the empty string the API uses", function()
+      local details = schema_details()
+      details[1].partition_key, details[1].tracking_field = "", ""
+      local body = assert(plan.to_update(sync_2025(), { schemas = details }))
+      assert.equal("", body.schemas[1].partition_key)
+      assert.equal("", body.schemas[1].tracking_field)
+      assert_valid(body, V2025)
+    end)
+
+    it("leaves schemas out for a sync without schemas: no body value says none", function()
+      assert.is_nil(assert(plan.to_update(sync_2025(), { schemas = A {} })).schemas)
+      assert.is_nil(assert(plan.to_update(sync_2025(), { schemas = { data = null } })).schemas)
+    end)
+
+    it("refuses the schemas listing, which has no fields, and says what to pass", function()
+      local body, problems = plan.to_update(sync_2025(), { schemas = listing() })
+      assert.is_nil(body)
+      assert.equal("schemas", problems[1].path)
+      assert.matches("no fields", problems[1].problem, 1, true)
+      assert.matches("details = true", problems[1].problem, 1, true)
+    end)
+
+    it("refuses a 2025-09-18 body from a sync whose default schedule is multi", function()
+      local s = sync_2025()
+      s.default_schedule.frequency = "multi"
+      local body, problems = plan.to_update(s)
+      assert.is_nil(body)
+      assert.equal("default_schedule.frequency", problems[1].path)
+      assert.matches("2024-02-08", problems[1].problem, 1, true)
+      assert.matches("would drop", problems[1].problem, 1, true)
     end)
 
     it("leaves out nested nulls the request cannot carry (filters: null in the listing)", function()
-      local list = schemas_list()
+      local list = schema_details()
       list[1].filters = null
       local body = assert(plan.to_update(sync_2025(), { schemas = list }))
       assert.is_nil(body.schemas[1].filters)
@@ -233,9 +289,9 @@ describe("bulksync.plan", function()
     end)
 
     it("accepts the {data = ...} envelopes", function()
-      local body = assert(plan.to_update({ data = sync_2025() }, { schemas = { data = schemas_list() } }))
+      local body = assert(plan.to_update({ data = sync_2025() }, { schemas = { data = schema_details() } }))
       assert.equal("Orders to warehouse", body.name)
-      assert.equal(1, #body.schemas)
+      assert.equal(2, #body.schemas)
     end)
 
     it("refuses, naming the field, when a required field is missing", function()
@@ -284,11 +340,11 @@ describe("bulksync.plan", function()
 
     it("builds a body that validates, version 2025-09-18", function()
       assert_valid(assert(plan.to_update(sync_2025())), V2025)
-      assert_valid(assert(plan.to_update(sync_2025(), { schemas = schemas_list(), keep_organization = true })), V2025)
+      assert_valid(assert(plan.to_update(sync_2025(), { schemas = schema_details(), keep_organization = true })), V2025)
     end)
 
     it("builds a body that validates, version 2024-02-08", function()
-      local body = assert(plan.to_update(sync_2024(), { version = V2024, schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2024(), { version = V2024, schemas = schema_details() }))
       assert.is_nil(body.default_schedule)
       assert.equal("multi", body.schedule.frequency)
       assert.equal("05", body.schedule.multi.schedules[2].schedule.hour)
@@ -348,7 +404,7 @@ describe("bulksync.plan", function()
 
     it("lists every reset a careless body would cause", function()
       local schema = core.schema(V2025)
-      local p = plan.diff(sync_2025(), careless(), { schemas = schemas_list(), version = V2025 })
+      local p = plan.diff(sync_2025(), careless(), { schemas = schema_details(), version = V2025 })
       local e = entry_of(p, "automatically_add_new_fields")
       assert.equal("reset", e.action)
       assert.equal("none", e.from)
@@ -368,8 +424,10 @@ describe("bulksync.plan", function()
       -- already what a reset gives: nothing lost
       assert.equal("keep", entry_of(p, "resync_concurrency_limit").action)
       assert.equal("keep", entry_of(p, "data_cutoff_timestamp").action)
-      -- the server keeps it when omitted
-      assert.equal("keep", entry_of(p, "organization_id").action)
+      -- not known to be kept when omitted: said, not counted as a reset
+      assert.equal("unknown", entry_of(p, "organization_id").action)
+      assert.matches("partner callers send it", entry_of(p, "organization_id").note, 1, true)
+      assert.equal(1, p.unknowns)
       assert.equal("keep", entry_of(p, "name").action)
       assert.is_true(p:has_resets())
       local n = 0
@@ -388,7 +446,7 @@ describe("bulksync.plan", function()
     end)
 
     it("shows a schema selection sent without knowing the current one as a change", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
       local e = entry_of(plan.diff(sync_2025(), body), "schemas")
       assert.equal("change", e.action)
       assert.matches("current selection unknown", e.note, 1, true)
@@ -397,7 +455,7 @@ describe("bulksync.plan", function()
     it("does not warn about resets that lose nothing", function()
       local s = sync_2025()
       s.additional_schedules, s.policies, s.concurrency_limit = null, null, nil
-      local p = plan.diff(s, careless(), { schemas = schemas_list() })
+      local p = plan.diff(s, careless(), { schemas = schema_details() })
       assert.equal("keep", entry_of(p, "additional_schedules").action)
       assert.equal("keep", entry_of(p, "policies").action)
       assert.equal("keep", entry_of(p, "concurrency_limit").action)
@@ -413,24 +471,24 @@ describe("bulksync.plan", function()
     end)
 
     it("finds nothing to change in a body built by to_update", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
-      local p = plan.diff(sync_2025(), body, { schemas = schemas_list() })
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
+      local p = plan.diff(sync_2025(), body, { schemas = schema_details() })
       assert.equal(0, p.resets)
       assert.is_false(p:has_resets())
       assert.same({}, non_keeps(p))
     end)
 
     it("finds nothing to change in a 2024-02-08 body built by to_update", function()
-      local opts = { version = V2024, schemas = schemas_list() }
+      local opts = { version = V2024, schemas = schema_details() }
       local p = plan.diff(sync_2024(), assert(plan.to_update(sync_2024(), opts)), opts)
       assert.equal(V2024, p.version)
       assert.same({}, non_keeps(p))
     end)
 
     it("reports exactly one change when one field changes", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
       local p = plan.diff(sync_2025(), plan.apply(body, { name = "Orders, hourly" }),
-                          { schemas = schemas_list() })
+                          { schemas = schema_details() })
       local list = non_keeps(p)
       assert.equal(1, #list)
       assert.same({ field = "name", action = "change", from = "Orders to warehouse", to = "Orders, hourly" },
@@ -438,9 +496,9 @@ describe("bulksync.plan", function()
     end)
 
     it("tells a clear from an add", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
       body = plan.apply(body, { concurrency_limit = null, resync_concurrency_limit = 2 })
-      local p = plan.diff(sync_2025(), body, { schemas = schemas_list() })
+      local p = plan.diff(sync_2025(), body, { schemas = schema_details() })
       local clear, add = entry_of(p, "concurrency_limit"), entry_of(p, "resync_concurrency_limit")
       assert.equal("clear", clear.action)
       assert.equal(4, clear.from)
@@ -451,17 +509,51 @@ describe("bulksync.plan", function()
     end)
 
     it("ignores read-only fields the body carries over from the response", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
       body.default_schedule.created_at = "2025-01-02T03:04:05Z"
-      local p = plan.diff(sync_2025(), body, { schemas = schemas_list() })
+      local p = plan.diff(sync_2025(), body, { schemas = schema_details() })
       assert.same({}, non_keeps(p))
     end)
 
-    it("keeps schemas when every schema and field is already selected", function()
+    it("resets schemas when the body omits them, even when every schema and field is selected now", function()
       local body = assert(plan.to_update(sync_2025()))
-      local p = plan.diff(sync_2025(), body, { schemas = all_selected_list() })
-      assert.equal("keep", entry_of(p, "schemas").action)
+      local e = entry_of(plan.diff(sync_2025(), body, { schemas = all_selected_list() }), "schemas")
+      assert.equal("reset", e.action)
+      assert.matches("every field enabled", e.note, 1, true)
+    end)
+
+    it("resets schemas when an item gives no fields, whatever is selected now", function()
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
+      body.schemas[2] = "public.audit"                 -- a bare id
+      local p = plan.diff(sync_2025(), body, { schemas = schema_details() })
+      local e = entry_of(p, "schemas")
+      assert.equal("reset", e.action)
+      assert.matches("item 2 (public.audit)", e.note, 1, true)
+      body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
+      body.schemas[1].fields = A {}                    -- an empty list enables every field too
+      e = entry_of(plan.diff(sync_2025(), body, { schemas = schema_details() }), "schemas")
+      assert.equal("reset", e.action)
+      assert.matches("item 1 (public.orders)", e.note, 1, true)
+    end)
+
+    it("does not take the listing for the current field selections", function()
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details() }))
+      local e = entry_of(plan.diff(sync_2025(), body, { schemas = listing() }), "schemas")
+      assert.equal("change", e.action)
+      assert.matches("current selection unknown", e.note, 1, true)
+    end)
+
+    it("says organization_id is kept only when the body sends it", function()
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details(), keep_organization = true }))
+      local p = plan.diff(sync_2025(), body, { schemas = schema_details() })
+      assert.equal("keep", entry_of(p, "organization_id").action)
+      assert.equal(0, p.unknowns)
+      body.organization_id = nil
+      p = plan.diff(sync_2025(), body, { schemas = schema_details() })
+      assert.equal("unknown", entry_of(p, "organization_id").action)
       assert.equal(0, p.resets)
+      assert.matches("?%s+organization_id", tostring(p))
+      assert.matches("1 not known", tostring(p), 1, true)
     end)
 
     it("resets schemas when a field is disabled or obfuscated", function()
@@ -484,7 +576,7 @@ describe("bulksync.plan", function()
     end)
 
     it("renders resets loudly for people", function()
-      local p = plan.diff(sync_2025(), careless(), { schemas = schemas_list() })
+      local p = plan.diff(sync_2025(), careless(), { schemas = schema_details() })
       local text = tostring(p)
       assert.equal(text, plan.render(p))
       assert.matches('RESET%s+automatically_add_new_fields%s+"none" %-> "all"', text)
@@ -499,10 +591,10 @@ describe("bulksync.plan", function()
     end)
 
     it("renders one line per change with aligned columns", function()
-      local body = assert(plan.to_update(sync_2025(), { schemas = schemas_list() }))
+      local body = assert(plan.to_update(sync_2025(), { schemas = schema_details(), keep_organization = true }))
       body = plan.apply(body, { name = "Renamed", concurrency_limit = null,
                                 destination_configuration = { schema = string.rep("x", 100) } })
-      local text = plan.render(plan.diff(sync_2025(), body, { schemas = schemas_list() }))
+      local text = plan.render(plan.diff(sync_2025(), body, { schemas = schema_details() }))
       local lines = {}
       for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
       -- header, three changes, the unchanged summary

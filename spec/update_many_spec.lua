@@ -180,7 +180,8 @@ describe("client:update_many over libcurl", function()
     for _, r in ipairs(srv:requests()) do
       if r.method == "PUT" then puts[r.path] = cjson.decode(r.body) else gets = gets + 1 end
     end
-    assert.equal(2, gets)   -- the sync and its schemas
+    -- the sync, its schemas listing, and each schema's details (N + 2)
+    assert.equal(2 + #srv:state(seed.ids.orders).schemas, gets)
     local sent = puts["/api/bulk/syncs/" .. seed.ids.orders]
     assert.equal("patched orders", sent.name)
     -- Everything not changed was kept, not reset.
