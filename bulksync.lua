@@ -88,10 +88,67 @@ local function raise(kind, fields)
   error(new_error(kind, fields), 0)
 end
 
+-- A server or proxy that echoes request headers into an error would put
+-- the key into it: every secret is cut out of anything taken from the
+-- wire. Raw text is searched for each secret as written and as JSON may
+-- escape it ("/" as "\/"); decoded values are searched after decoding,
+-- which undoes every other escape (\u0038...).
+local function replace_plain(text, secret)
+  if secret == "" or not find(text, secret, 1, true) then return text end
+  local parts, from = {}, 1
+  while true do
+    local i, j = find(text, secret, from, true)
+    if not i then break end
+    parts[#parts + 1] = sub(text, from, i - 1)
+    parts[#parts + 1] = "[redacted]"
+    from = j + 1
+  end
+  parts[#parts + 1] = sub(text, from)
+  return concat(parts)
+end
+
+local function redact(text, secrets)
+  if not secrets then return text end
+  for _, secret in ipairs(secrets) do
+    text = replace_plain(text, secret)
+    if find(secret, "/", 1, true) then text = replace_plain(text, (gsub(secret, "/", "\\/"))) end
+  end
+  return text
+end
+
+-- Every string of a decoded value, keys included, in place (the value is
+-- fresh from the decoder or a copy). Depth is bounded by the decoder.
+local function redact_value(v, secrets)
+  if type(v) == "string" then return redact(v, secrets) end
+  if type(v) ~= "table" or not secrets then return v end
+  local renamed = {}
+  for k, x in pairs(v) do
+    v[k] = redact_value(x, secrets)
+    if type(k) == "string" then
+      local clean = redact(k, secrets)
+      if clean ~= k then renamed[#renamed + 1] = { k, clean } end
+    end
+  end
+  for _, pair in ipairs(renamed) do
+    v[pair[2]], v[pair[1]] = v[pair[1]], nil
+  end
+  return v
+end
+
+local function redacted_headers(headers, secrets)
+  if type(headers) ~= "table" then return headers end
+  local copy = {}
+  for k, x in pairs(headers) do copy[k] = x end
+  return redact_value(copy, secrets)
+end
+
 -- One message that names every problem, so a script's log says it all.
-local function validation_error(problems, count, what)
+local function validation_error(problems, count, what, secrets)
   local parts = {}
   for i, p in ipairs(problems) do
+    -- A key pasted into a body (as a value, or as a field's name) must not
+    -- come back in the problem that names it.
+    if secrets then p.path, p.problem = redact(p.path, secrets), redact(p.problem, secrets) end
     parts[i] = (p.path ~= "" and (p.path .. ": ") or "") .. p.problem
   end
   count = count or #problems
@@ -141,10 +198,11 @@ local function check_version(version, path)
     tostring(version), concat(core.API_VERSIONS, ", ")), "options")
 end
 
--- The JSON of a body, or a ValidationError naming every problem.
-local function encode_body(body, version, strict)
+-- The JSON of a body, or a ValidationError naming every problem (with a
+-- client's secrets taken out of them).
+local function encode_body(body, version, strict, secrets)
   local json, problems, count = core.encode(body, version, strict)
-  if not json then error(validation_error(problems, count), 0) end
+  if not json then error(validation_error(problems, count, nil, secrets), 0) end
   return json
 end
 
@@ -446,11 +504,16 @@ end
 
 -- Both error shapes the API uses: {key, message, metadata, status:int} and
 -- {code, context, error, status:string}. Anything else is kept as text.
-local function http_error(status, headers, text)
+local function http_error(status, headers, text, secrets)
   local kind = STATUS_KINDS[status] or (status >= 500 and status <= 599 and "ServerError") or "HTTPError"
-  local e = { status = status, retryable = RETRY_STATUS[status] or false, headers = headers }
+  local e = { status = status, retryable = RETRY_STATUS[status] or false,
+    headers = redacted_headers(headers, secrets) }
   local decoded = text ~= "" and core.decode(text) or nil
+  -- Redacted after decoding (escapes undone), and the raw text as it is,
+  -- before anything is cut from it.
+  text = redact(text, secrets)
   if type(decoded) == "table" then
+    decoded = redact_value(decoded, secrets)
     e.body = decoded
     local msg = decoded.message or decoded.error
     if type(msg) == "string" and msg ~= "" then e.message = msg end
@@ -469,27 +532,6 @@ local function http_error(status, headers, text)
   return new_error(kind, e)
 end
 
--- A server or proxy that echoes request headers into an error page would
--- put the key into the error: cut it out of anything taken from the wire.
-local function redact(text, secrets)
-  if not secrets then return text end
-  for _, secret in ipairs(secrets) do
-    if secret ~= "" and find(text, secret, 1, true) then
-      local parts, from = {}, 1
-      while true do
-        local i, j = find(text, secret, from, true)
-        if not i then break end
-        parts[#parts + 1] = sub(text, from, i - 1)
-        parts[#parts + 1] = "[redacted]"
-        from = j + 1
-      end
-      parts[#parts + 1] = sub(text, from)
-      text = concat(parts)
-    end
-  end
-  return text
-end
-
 -- The data of a 2xx response. A DecodeError keeps the raw text, cut and
 -- with the secrets taken out (a server could echo the request).
 local function decode_envelope(resp, what, secrets, null_is_empty)
@@ -500,11 +542,11 @@ local function decode_envelope(resp, what, secrets, null_is_empty)
   local value, err = core.decode(body)
   if value == nil then
     raise("DecodeError", { status = resp.status, message = what .. ": response is not JSON (" .. err .. ")",
-      body = redact(cut(body), secrets) })
+      body = cut(redact(body, secrets)) })
   end
   if type(value) ~= "table" or value.data == nil or (value.data == core.null and not null_is_empty) then
     raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"',
-      body = redact(cut(body), secrets) })
+      body = cut(redact(body, secrets)) })
   end
   if value.data == core.null then return setmetatable({}, core.array_mt), value end
   return value.data, value
@@ -656,7 +698,7 @@ function M.new(opts)
     transport = transport,
     -- The Authorization value's last word is the key itself or its Basic
     -- credential, which a proxy could echo without the scheme.
-    secrets = { key, (headers["Authorization"]:match("(%S+)$")) },
+    secrets = { key, (headers["Authorization"]:match("(%S+)$")), opts.org_id },
   }
   return client
 end
@@ -716,7 +758,7 @@ local function attempt_error(req, attempt, resp, terr, secrets)
   if resp then
     local status = resp.status
     if status >= 200 and status < 300 then return nil end
-    err = http_error(status, resp.headers, redact(resp.body or "", secrets))
+    err = http_error(status, resp.headers, resp.body or "", secrets)
   else
     terr = type(terr) == "table" and terr or { kind = "TransportError", message = tostring(terr) }
     err = new_error(terr.kind == "TimeoutError" and "TimeoutError" or "TransportError", {
@@ -770,7 +812,7 @@ function Client:update(id, body, opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   if opts.plan then return self:plan(id, body, opts) end
-  local json = encode_body(body, version, opts.strict)
+  local json = encode_body(body, version, opts.strict, private[self].secrets)
   local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
   return update_result(resp, attempts, version, private[self].secrets)
 end
@@ -1054,7 +1096,7 @@ end
 -- read-only reads better than "unknown field".
 local READ_ONLY = { id = true, created_at = true, created_by = true, updated_at = true, updated_by = true }
 
-local function check_changes(changes, version)
+local function check_changes(changes, version, secrets)
   if type(changes) ~= "table" or getmetatable(changes) == core.array_mt then
     raise_invalid("", "changes must be a table of field = value", "changes")
   end
@@ -1080,7 +1122,7 @@ local function check_changes(changes, version)
       if p.problem ~= "is required" and probe[(p.path:match("^[^.%[]+"))] ~= nil then problems[#problems + 1] = p end
     end
   end
-  if #problems > 0 then error(validation_error(problems, #problems, "changes"), 0) end
+  if #problems > 0 then error(validation_error(problems, #problems, "changes", secrets), 0) end
 end
 
 local function check_schemas_mode(mode)
@@ -1112,7 +1154,7 @@ function Client:patch(id, changes, opts)
   opts = call_options(opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
-  check_changes(changes, version)
+  check_changes(changes, version, private[self].secrets)
   local mode = check_schemas_mode(opts.schemas)
   local sync = self:get(id, { retries = opts.retries })
   local schemas
@@ -1143,7 +1185,7 @@ end
 -- Many updates at once
 ------------------------------------------------------------------------
 
-local function prepare_item(item, version, strict)
+local function prepare_item(item, version, strict, secrets)
   if type(item) ~= "table" then
     raise_invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
   end
@@ -1151,10 +1193,10 @@ local function prepare_item(item, version, strict)
   local key = check_idempotency_key(item.idempotency_key)
   if item.patch ~= nil then
     if item.body ~= nil then raise_invalid("", "give body or patch, not both", "item") end
-    check_changes(item.patch, version)
+    check_changes(item.patch, version, secrets)
     return { id = id, key = key, patch = item.patch }
   end
-  return { id = id, key = key, json = encode_body(item.body, version, strict) }
+  return { id = id, key = key, json = encode_body(item.body, version, strict, secrets) }
 end
 
 --- client:update_many(items, opts) -> results
@@ -1210,7 +1252,7 @@ function Client:update_many(items, opts)
 
   local prepared, gets = {}, {}
   for i = 1, n do
-    local p, err = protect(prepare_item, items[i], version, opts.strict)
+    local p, err = protect(prepare_item, items[i], version, opts.strict, private[self].secrets)
     if err then
       finish(i, { ok = false, err = err })
     else
@@ -1259,7 +1301,7 @@ function Client:update_many(items, opts)
       local body
       if not p.err then body, p.err = protect(patched_body, p.sync, p.schemas, p.patch, version,
         opts.keep_organization) end
-      if not p.err then p.json, p.err = protect(encode_body, body, version, opts.strict) end
+      if not p.err then p.json, p.err = protect(encode_body, body, version, opts.strict, secrets) end
       if p.err then finish(i, { ok = false, err = p.err }) end
     end
     if p and p.json then
