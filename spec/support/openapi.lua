@@ -64,9 +64,9 @@ function M.load(path)
   local root = this_root()
   local script = "package.path = " .. string.format("%q", root .. "?.lua;") .. " .. package.path;"
     .. "local y = require 'lyaml'; local j = require 'standin.json';"
-    .. "local f = assert(io.open(arg[1], 'rb')); local d = y.load(f:read('a')); f:close();"
-    .. "io.write(j.encode(d))"
-  local p = io.popen("lua5.4 -e " .. shell_quote(script) .. " " .. shell_quote(path) .. " 2>/dev/null")
+    .. "local f = assert(io.open(" .. string.format("%q", path) .. ", 'rb'));"
+    .. "local d = y.load(f:read('a')); f:close(); io.write(j.encode(d))"
+  local p = io.popen("lua5.4 -e " .. shell_quote(script) .. " 2>/dev/null")
   if not p then return nil, "lyaml is not available and lua5.4 could not be started" end
   local out = p:read("*a")
   p:close()
