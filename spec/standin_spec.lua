@@ -97,24 +97,41 @@ describe("stand-in server", function()
       assert.is_nil(res.json.key)
     end)
 
-    it("answers 403 ApiError for a wrong key in both versions, without echoing it", function()
+    -- The GET endpoints declare no 403: a wrong key is a 401 on every endpoint.
+    it("answers 401 for a wrong key on every endpoint in both versions, without echoing it", function()
       for _, v in ipairs { V25, V24 } do
-        local res = call("GET", sync_path(ORDERS), { auth = "Bearer wrong-secret-123", version = v })
-        assert.equal(403, res.status)
-        assert.equal(403, res.json.status)
-        assert.is_string(res.json.key)
-        assert.is_nil(res.body:find("wrong-secret-123", 1, true))
-        assert.is_nil(res.body:find(KEY, 1, true))
+        for _, p in ipairs { "/api/bulk/syncs", sync_path(ORDERS), sync_path(ORDERS) .. "/schemas",
+          sync_path(ORDERS) .. "/schemas/public.orders" } do
+          local res = call("GET", p, { auth = "Bearer wrong-secret-123", version = v })
+          assert.equal(401, res.status, p)
+          if v == V24 then
+            assert.equal(401, res.json.code)
+            assert.equal("Unauthorized", res.json.status)
+          else
+            assert.equal(401, res.json.status)
+            assert.is_string(res.json.key)
+          end
+          assert.is_nil(res.body:find("wrong-secret-123", 1, true))
+          assert.is_nil(res.body:find(KEY, 1, true))
+        end
+        local res = call("PUT", sync_path(ORDERS), { auth = "Bearer wrong-secret-123", version = v, body = minimal25() })
+        assert.equal(401, res.status)
       end
     end)
 
-    it("accepts Basic base64(org_id:key) and rejects another organization", function()
+    it("accepts Basic base64(org_id:key); another organization gets 401, or 403 on PUT", function()
       local mime = require "mime"
       local ok = call("GET", sync_path(ORDERS), { auth = "Basic " .. mime.b64(seed.org_id .. ":" .. KEY) })
       assert.equal(200, ok.status)
-      local other = "3f9c2e4a-0000-4000-8000-0000000000ff"
-      local bad = call("GET", sync_path(ORDERS), { auth = "Basic " .. mime.b64(other .. ":" .. KEY) })
+      local other = "Basic " .. mime.b64("3f9c2e4a-0000-4000-8000-0000000000ff:" .. KEY)
+      assert.equal(401, call("GET", sync_path(ORDERS), { auth = other }).status)
+      assert.equal(401, call("GET", "/api/bulk/syncs", { auth = other }).status)
+      local bad = call("PUT", sync_path(ORDERS), { auth = other, body = minimal25() })
       assert.equal(403, bad.status)
+      assert.equal(403, bad.json.status)
+      assert.equal("Orders warehouse replica", srv:state(ORDERS).sync.name)
+      local wrong_key = "Basic " .. mime.b64(seed.org_id .. ":nope")
+      assert.equal(401, call("PUT", sync_path(ORDERS), { auth = wrong_key, body = minimal25() }).status)
     end)
 
     it("uses the api_key and org_id it was started with", function()
@@ -127,7 +144,7 @@ describe("stand-in server", function()
         c:close()
         return res.status, res.body
       end
-      assert.equal(403, (status("Bearer " .. KEY)))
+      assert.equal(401, (status("Bearer " .. KEY)))
       local s, body = status("Bearer other-key")
       assert.equal(200, s)
       assert.equal(org, json.decode(body).data.organization_id)
@@ -150,11 +167,23 @@ describe("stand-in server", function()
       assert.is_table(res.json.data.default_schedule)
     end)
 
-    it("rejects an unsupported version with a 400 ApiError", function()
-      local res = call("GET", sync_path(ORDERS), { version = "2023-04-25" })
+    -- Each endpoint answers with a status it declares: 400 on PUT, 404 on
+    -- the GETs of one sync or schema and the schemas listing, 500 on the list.
+    it("rejects an unsupported version with an ApiError of a status the endpoint declares", function()
+      for p, want in pairs {
+        [sync_path(ORDERS)] = 404, [sync_path(ORDERS) .. "/schemas"] = 404,
+        [sync_path(ORDERS) .. "/schemas/public.orders"] = 404, ["/api/bulk/syncs"] = 500,
+      } do
+        local res = call("GET", p, { version = "2023-04-25" })
+        assert.equal(want, res.status, p)
+        assert.equal(want, res.json.status)
+        assert.equal("X-Polytomic-Version", res.json.metadata.header)
+        assert.equal(V25, res.headers["x-polytomic-version"])
+      end
+      local res = put(ORDERS, minimal25(), "2023-04-25")
       assert.equal(400, res.status)
-      assert.equal(400, res.json.status)
       assert.equal("X-Polytomic-Version", res.json.metadata.header)
+      assert.equal("Orders warehouse replica", srv:state(ORDERS).sync.name)
     end)
   end)
 
@@ -233,43 +262,168 @@ describe("stand-in server", function()
       assert.equal("disabled", s.normalize_names)
     end)
 
-    it("lists syncs in seed order and filters on active", function()
-      local all = call("GET", "/api/bulk/syncs").json.data
+    it("lists syncs newest first and filters on active", function()
+      local res = call("GET", "/api/bulk/syncs")
+      local all = res.json.data
       assert.same({ ORDERS, CRM, MARKETING }, { all[1].id, all[2].id, all[3].id })
       assert.equal(3, #all)
+      assert.is_nil(res.json.pagination) -- nothing more to fetch
       local active = call("GET", "/api/bulk/syncs?active=true").json.data
       assert.same({ ORDERS, MARKETING }, { active[1].id, active[2].id })
       assert.equal(2, #active)
+      -- A PUT makes a sync the newest.
+      assert.equal(200, put(MARKETING, minimal25()).status)
+      all = call("GET", "/api/bulk/syncs").json.data
+      assert.same({ MARKETING, ORDERS, CRM }, { all[1].id, all[2].id, all[3].id })
     end)
 
-    it("accepts refresh_schemas", function()
+    it("accepts refresh_schemas; a bad value is a 404, the endpoint's only error status", function()
       assert.equal(200, call("GET", sync_path(ORDERS) .. "?refresh_schemas=true").status)
+      local res = call("GET", sync_path(ORDERS) .. "?refresh_schemas=yes")
+      assert.equal(404, res.status)
+      assert.equal("refresh_schemas", res.json.metadata.field)
     end)
 
-    it("lists schemas as BulkSchema with `obfuscated` fields", function()
+    it("lists schemas as BulkSchemaListItem: no fields, no filters, keys as strings", function()
       local res = call("GET", sync_path(ORDERS) .. "/schemas")
       assert.equal(200, res.status)
       local schemas = res.json.data
       assert.is_true(json.is_array(schemas))
-      assert.same(seed.build().schemas[ORDERS], schemas)
-      for _, s in ipairs(schemas) do
-        for _, k in ipairs { "id", "enabled", "fields", "filters", "partition_key", "tracking_field",
-          "data_cutoff_timestamp", "disable_data_cutoff", "output_name", "user_output_name" } do
-          assert.is_not_nil(s[k], k)
-        end
-        for _, f in ipairs(s.fields) do
-          assert.is_boolean(f.obfuscated)
-          assert.is_nil(f.obfuscate)
-          assert.is_string(f.output_name)
-          assert.is_string(f.user_output_name)
-        end
+      local want = seed.build().schemas[ORDERS]
+      assert.equal(#want, #schemas)
+      for i, s in ipairs(schemas) do
+        local keys = {}
+        for k in pairs(s) do keys[#keys + 1] = k end
+        table.sort(keys)
+        assert.same({ "data_cutoff_timestamp", "disable_data_cutoff", "enabled", "id", "output_name",
+          "partition_key", "tracking_field", "user_output_name" }, keys)
+        for _, k in ipairs(keys) do assert.same(want[i][k], s[k], k) end
+        assert.is_string(s.partition_key)
+        assert.is_string(s.tracking_field)
       end
       local m = by_id(schemas)
       assert.is_false(m["public.audit_log"].enabled)
-      assert.is_true(by_id(m["public.orders"].fields).shipping_email.obfuscated)
-      assert.is_false(by_id(m["public.orders"].fields).internal_notes.enabled)
+      assert.equal("created_at", m["public.orders"].partition_key)
+      assert.equal("", m["public.customers"].partition_key)
+      assert.equal("updated_at", m["public.customers"].tracking_field)
+      assert.equal("", m["public.products"].tracking_field)
+    end)
+
+    it("shows one schema as BulkSchema with fields (`obfuscated`) and filters", function()
+      local res = call("GET", sync_path(ORDERS) .. "/schemas/public.orders")
+      assert.equal(200, res.status)
+      local s = res.json.data
+      assert.same(seed.build().schemas[ORDERS][1], s)
+      assert.is_true(json.is_array(s.fields))
+      assert.is_true(json.is_array(s.filters))
+      assert.equal("Inequality", s.filters[1]["function"])
+      local f = by_id(s.fields)
+      assert.is_true(f.shipping_email.obfuscated)
+      assert.is_nil(f.shipping_email.obfuscate)
+      assert.is_false(f.internal_notes.enabled)
+      assert.equal("total", f.total_cents.user_output_name)
       local one = call("GET", sync_path(ORDERS) .. "/schemas/public.customers").json.data
       assert.equal("crm_customers", one.user_output_name)
+      assert.equal("", one.partition_key)
+      assert.is_true(json.is_array(one.filters))
+      assert.equal(0, #one.filters)
+    end)
+
+    it("percent-decodes the schema id", function()
+      local res = call("GET", sync_path(ORDERS) .. "/schemas/public%2Eorders")
+      assert.equal(200, res.status)
+      assert.equal("public.orders", res.json.data.id)
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/schemas/public%2Fnope").status)
+    end)
+  end)
+
+  describe("list paging", function()
+    local function list(query, version)
+      local res = call("GET", "/api/bulk/syncs" .. (query and ("?" .. query) or ""), { version = version })
+      assert.equal(200, res.status, res.body)
+      return res.json
+    end
+
+    local function walk(query, version)
+      local ids, pages = {}, 0
+      local token
+      repeat
+        local q = query
+        if token then q = (q and (q .. "&") or "") .. "page_token=" .. token end
+        local body = list(q, version)
+        pages = pages + 1
+        for _, s in ipairs(body.data) do ids[#ids + 1] = s.id end
+        token = body.pagination and body.pagination.next_page_token
+      until not token
+      return ids, pages
+    end
+
+    it("answers at most 50 per page, newest first, with ids breaking ties", function()
+      assert.equal(123, srv:seed_many(120))
+      local first = list()
+      assert.equal(50, #first.data)
+      assert.is_string(first.pagination.next_page_token)
+      local ids, pages = walk()
+      assert.equal(3, pages)
+      assert.equal(123, #ids)
+      assert.same({ ORDERS, CRM, MARKETING }, { ids[1], ids[2], ids[3] })
+      -- Synthetic syncs 1 and 2 share updated_at: the lower id comes first.
+      assert.equal(seed.synthetic_id(1), ids[4])
+      assert.equal(seed.synthetic_id(2), ids[5])
+      assert.equal(seed.synthetic_id(120), ids[123])
+      local seen = {}
+      for _, id in ipairs(ids) do
+        assert.is_nil(seen[id], id)
+        seen[id] = true
+      end
+    end)
+
+    it("honours limit and active across pages, in both versions", function()
+      srv:seed_many(20)
+      for _, v in ipairs { V25, V24 } do
+        local ids, pages = walk("limit=7&active=true", v)
+        assert.equal(12, #ids) -- ORDERS, MARKETING and the 10 odd synthetic syncs
+        assert.equal(2, pages)
+      end
+      assert.equal(7, #list("limit=7").data)
+    end)
+
+    it("continues after the last sync of the page even if a sync moves between pages", function()
+      srv:seed_many(10)
+      local first = list("limit=5")
+      local last = first.data[5].id
+      assert.equal(200, put(ORDERS, minimal25()).status) -- ORDERS becomes newest: already seen
+      local rest = list("limit=50&page_token=" .. first.pagination.next_page_token)
+      assert.equal(8, #rest.data)
+      for _, s in ipairs(rest.data) do assert.are_not.equal(last, s.id) end
+    end)
+
+    it("answers 500, its only error status, for a bad limit or page token", function()
+      for _, q in ipairs { "limit=0", "limit=51", "limit=x", "page_token=bm9wZQ", "page_token=%25", "active=yes" } do
+        local res = call("GET", "/api/bulk/syncs?" .. q)
+        assert.equal(500, res.status, q)
+        assert.equal(500, res.json.status)
+        assert.is_string(res.json.metadata.field)
+      end
+    end)
+
+    it("can empty the organization, answer data:null for empty lists and an empty last token", function()
+      srv:seed_many(1, true) -- synthetic sync 1 only, which has no schemas
+      local only = seed.synthetic_id(1)
+      assert.equal(0, #call("GET", sync_path(only) .. "/schemas").json.data)
+      assert.equal(0, #list("active=false").data)
+      srv:config { null_empty_lists = true }
+      assert.equal(null, list("active=false").data)
+      assert.equal(null, call("GET", sync_path(only) .. "/schemas").json.data)
+      assert.equal(null, call("GET", sync_path(only)).json.data.additional_schedules)
+      srv:config { empty_last_page_token = true }
+      assert.same({ next_page_token = "" }, list().pagination)
+      srv:seed_many(0, true)
+      assert.equal(null, list().data)
+      srv:reset()
+      local body = list()
+      assert.equal(3, #body.data)
+      assert.is_nil(body.pagination)
     end)
   end)
 
@@ -387,7 +541,7 @@ describe("stand-in server", function()
       assert.same({ "id", "shipping_email" }, enabled)
       assert.same({ "shipping_email" }, obfuscated)
       assert.equal("created_at", orders.partition_key)
-      assert.equal(null, orders.tracking_field) -- omitted in the item: reset
+      assert.equal("", orders.tracking_field) -- omitted in the item: reset to unused
       assert.same({ { field_id = "status", ["function"] = "Equality", value = "paid" } }, orders.filters)
       -- An empty field list enables every field.
       assert.is_true(m["public.refunds"].enabled)
@@ -413,7 +567,8 @@ describe("stand-in server", function()
       if body.default_schedule then strip(body.default_schedule) end
       for _, a in ipairs(body.additional_schedules or {}) do strip(a) end
       body.schemas = json.array()
-      for i, sc in ipairs(call("GET", sync_path(id) .. "/schemas").json.data) do
+      for i, item in ipairs(call("GET", sync_path(id) .. "/schemas").json.data) do
+        local sc = call("GET", sync_path(id) .. "/schemas/" .. item.id).json.data
         local fields = json.array()
         for j, f in ipairs(sc.fields) do fields[j] = { id = f.id, enabled = f.enabled, obfuscate = f.obfuscated } end
         body.schemas[i] = { id = sc.id, enabled = sc.enabled, fields = fields, filters = sc.filters,
@@ -478,7 +633,19 @@ describe("stand-in server", function()
       assert.equal(list[2].created_at, list[2].updated_at)
     end)
 
-    it("ignores organization_id in the body", function()
+    it("takes \"\" or null for an unused partition_key or tracking_field", function()
+      local b = minimal25()
+      b.schemas = { { id = "public.orders", partition_key = "", tracking_field = null },
+        { id = "public.customers", partition_key = null, tracking_field = "" } }
+      assert.equal(200, put(ORDERS, b).status)
+      for _, id in ipairs { "public.orders", "public.customers" } do
+        local s = call("GET", sync_path(ORDERS) .. "/schemas/" .. id).json.data
+        assert.equal("", s.partition_key)
+        assert.equal("", s.tracking_field)
+      end
+    end)
+
+    it("keeps the caller's organization when the body names another one", function()
       local b = minimal25()
       b.organization_id = "99999999-0000-4000-8000-000000000000"
       local res = put(ORDERS, b)
@@ -708,6 +875,18 @@ describe("stand-in server", function()
       assert.equal("closed", err)
       c:close()
       assert.equal(1, #srv:requests())
+    end)
+
+    it("config reports and validates its switches; reset turns them off", function()
+      local cur = srv:config {}
+      assert.same({ delay = 0, null_empty_lists = false, empty_last_page_token = false }, cur)
+      assert.is_true(srv:config({ null_empty_lists = true }).null_empty_lists)
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"null_empty_lists":1}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"nope":true}')))
+      assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":-1}')))
+      assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":1,"x":1}')))
+      srv:reset()
+      assert.is_false(srv:config({}).null_empty_lists)
     end)
 
     it("state answers 404 for an unknown sync", function()

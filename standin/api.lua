@@ -314,7 +314,7 @@ local function configure_schema(s, item, path)
   local fields = field_index(s)
   for _, key in ipairs { "partition_key", "tracking_field" } do
     local v = item[key]
-    if type(v) == "string" and not fields[v] then
+    if type(v) == "string" and v ~= "" and not fields[v] then
       return join(path, key), "names an unknown field '" .. v .. "' of schema '" .. s.id .. "'", "unknown_id"
     end
   end
@@ -343,8 +343,9 @@ local function configure_schema(s, item, path)
   end
 
   s.enabled = opt(item.enabled, true)
-  s.partition_key = opt(item.partition_key, null)
-  s.tracking_field = opt(item.tracking_field, null)
+  -- Unused keys are "" in responses; a request may say so with "" or null.
+  s.partition_key = opt(item.partition_key, "")
+  s.tracking_field = opt(item.tracking_field, "")
   s.data_cutoff_timestamp = opt(item.data_cutoff_timestamp, null)
   s.disable_data_cutoff = opt(item.disable_data_cutoff, false)
   s.filters = json.copy(filters)
@@ -393,7 +394,17 @@ local COMMON_OUT = { "id", "name", "active", "mode", "automatically_add_new_fiel
   "destination_connection_id", "disable_record_timestamps", "normalize_names", "organization_id",
   "policies", "source_configuration", "source_connection_id" }
 
-function M.view(sync, version)
+-- BulkSchemaListItem: what the schemas listing shows (no fields, no filters).
+local SCHEMA_LIST_KEYS = { "id", "enabled", "output_name", "user_output_name", "partition_key",
+  "tracking_field", "data_cutoff_timestamp", "disable_data_cutoff" }
+-- BulkSchema: what the one-schema endpoint shows.
+local SCHEMA_KEYS = { "id", "enabled", "output_name", "user_output_name", "partition_key",
+  "tracking_field", "data_cutoff_timestamp", "disable_data_cutoff", "fields", "filters" }
+local FIELD_KEYS = { "id", "enabled", "obfuscated", "output_name", "user_output_name" }
+local FILTER_KEYS = { "field_id", "function", "value" }
+
+-- opts.null_empty_lists: an empty list typed array-or-null is shown as null.
+function M.view(sync, version, opts)
   local v = pick(sync, COMMON_OUT)
   if version == V2024 then
     v.schedule = pick(sync.default_schedule, DEFAULT_KEYS)
@@ -404,8 +415,21 @@ function M.view(sync, version)
     for i, s in ipairs(sync.additional_schedules) do
       extra[i] = pick(s, META_KEYS, pick(s, ADDITIONAL_KEYS))
     end
+    if #extra == 0 and opts and opts.null_empty_lists then extra = null end
     v.additional_schedules = extra
   end
+  return v
+end
+
+function M.schema_list_item(s)
+  return pick(s, SCHEMA_LIST_KEYS)
+end
+
+function M.schema_view(s)
+  local v = pick(s, SCHEMA_KEYS)
+  v.fields, v.filters = A {}, A {}
+  for i, f in ipairs(s.fields) do v.fields[i] = pick(f, FIELD_KEYS) end
+  for i, f in ipairs(s.filters) do v.filters[i] = pick(f, FILTER_KEYS) end
   return v
 end
 
@@ -413,6 +437,10 @@ end
 
 local App = {}
 App.__index = App
+
+-- The list's page size: the published list description says the default
+-- and the maximum are both 50.
+M.max_page = 50
 
 function M.new(opts)
   opts = opts or {}
@@ -424,8 +452,27 @@ function M.new(opts)
   return app
 end
 
+-- Response-shape switches, set through POST /_standin/config.
+M.config_defaults = { null_empty_lists = false, empty_last_page_token = false }
+
 function App:reset()
   self.data = seed.build(self.org_id)
+  self.config = json.copy(M.config_defaults)
+end
+
+-- Adds `count` synthetic syncs (seed.synthetic); with `replace` the syncs
+-- held so far are dropped first, so {count = 0, replace = true} leaves none.
+function App:seed_many(count, replace)
+  if replace then self.data = { order = {}, syncs = {}, schemas = {} } end
+  local first = 1
+  while self.data.syncs[seed.synthetic_id(first)] do first = first + 1 end
+  for i = first, first + count - 1 do
+    local sync, schemas = seed.synthetic(i, self.org_id)
+    self.data.order[#self.data.order + 1] = sync.id
+    self.data.syncs[sync.id] = sync
+    self.data.schemas[sync.id] = schemas
+  end
+  return #self.data.order
 end
 
 function App:state(id)
@@ -442,30 +489,36 @@ function App:actor(kind)
   return { id = "d00dfeed-0000-4000-8000-0000000000aa", name = "Stand-in API user", type = "user" }
 end
 
--- Returns the credential kind, or status and error body.
-function App:authenticate(headers, version)
+local function unauthorized(version, msg)
+  if version == V2024 then
+    return 401, { code = 401, context = {}, error = msg, status = "Unauthorized" }
+  end
+  return api_error(401, "unauthorized", msg)
+end
+
+-- Returns the credential kind, or status and error body. Only an endpoint
+-- that declares 403 (PUT sync) answers it, for a Basic credential whose key
+-- is right but whose organization is not this one; everything else that
+-- fails is 401, which every endpoint may answer.
+function App:authenticate(headers, version, endpoint)
   local auth = headers["authorization"]
   local scheme, cred
   if auth then scheme, cred = auth:match("^%s*(%S+)%s+(%S+)%s*$") end
-  if not scheme then
-    local msg = "missing or malformed Authorization header"
-    if version == V2024 then
-      return nil, 401, { code = 401, context = {}, error = msg, status = "Unauthorized" }
-    end
-    return nil, api_error(401, "unauthorized", msg)
-  end
+  if not scheme then return nil, unauthorized(version, "missing or malformed Authorization header") end
   scheme = scheme:lower()
   if scheme == "bearer" and cred == self.api_key then return "bearer" end
-  if scheme == "basic" and mime.unb64(cred) == self.org_id .. ":" .. self.api_key then return "basic" end
-  if scheme ~= "bearer" and scheme ~= "basic" then
-    local msg = "unsupported Authorization scheme"
-    if version == V2024 then
-      return nil, 401, { code = 401, context = {}, error = msg, status = "Unauthorized" }
+  if scheme == "basic" then
+    local plain = mime.unb64(cred) or ""
+    if plain == self.org_id .. ":" .. self.api_key then return "basic" end
+    local key = plain:match("^[^:]*:(.*)$")
+    if key == self.api_key and endpoint == "put" then
+      return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
     end
-    return nil, api_error(401, "unauthorized", msg)
+  elseif scheme ~= "bearer" then
+    return nil, unauthorized(version, "unsupported Authorization scheme")
   end
   -- Never echo the credential.
-  return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
+  return nil, unauthorized(version, "invalid API key")
 end
 
 local function decode_path(s)
@@ -481,10 +534,21 @@ local function parse_query(q)
   return t
 end
 
-local function bool_param(query, name)
+-- A request the endpoint cannot serve (bad query parameter, unsupported
+-- version) gets the endpoint's own answer for it: 400 where the endpoint
+-- declares 400 (PUT sync), else the harshest status it does declare: 500 for
+-- the list (200 and 500 only), 404 for the GETs of one sync or schema and
+-- the schemas listing (200 and 404 only).
+M.bad_request_status = { list = 500, get = 404, put = 400, schemas = 404, schema = 404 }
+
+local function bad_request(endpoint, key, message, metadata)
+  return api_error(M.bad_request_status[endpoint], key, message, metadata)
+end
+
+local function bool_param(endpoint, query, name)
   local v = query[name]
   if v == nil or v == "true" or v == "false" then return nil end
-  return api_error(400, "bad_request", "query parameter '" .. name .. "' must be true or false",
+  return bad_request(endpoint, "bad_request", "query parameter '" .. name .. "' must be true or false",
     { field = name })
 end
 
@@ -525,7 +589,9 @@ function App:put(id, body_text, version, actor)
   local now = now_rfc3339()
   local new = {
     id = sync.id,
-    organization_id = sync.organization_id, -- read-only for normal callers
+    -- Read-only here: a normal caller's organization comes from its key, so
+    -- a body's organization_id (meant for partner callers) is ignored.
+    organization_id = sync.organization_id,
     created_at = sync.created_at,
     created_by = json.copy(sync.created_by),
     updated_at = now,
@@ -588,84 +654,164 @@ function App:put(id, body_text, version, actor)
 
   self.data.syncs[id] = new
   self.data.schemas[id] = schemas
-  return 200, { data = M.view(new, version) }
+  return 200, { data = M.view(new, version, self.config) }
 end
 
--- Routes an authenticated request with a supported version.
-function App:route(req, version, actor)
-  local path = req.path:gsub("(.)/$", "%1")
-  local query = parse_query(req.query)
-  local method = req.method
-  local function not_allowed()
-    return api_error(405, "method_not_allowed", "method " .. method .. " is not supported on " .. path, {})
-  end
+---------------------------------------------------------------- the list
 
-  if path == "/api/bulk/syncs" then
-    if method ~= "GET" then return not_allowed() end
-    local s, e = bool_param(query, "active")
-    if s then return s, e end
-    local list = A {}
-    for _, id in ipairs(self.data.order) do
-      local sync = self.data.syncs[id]
-      if query.active == nil or tostring(sync.active) == query.active then
-        list[#list + 1] = M.view(sync, version)
-      end
+-- updated_at as a string that sorts in time order: the stored stamps are all
+-- UTC ("Z"), with or without a fraction, so pad the fraction to nine digits.
+local function time_key(s)
+  local base, frac = s:match("^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)%.?(%d*)")
+  if not base then return s end
+  return base .. "." .. (frac .. string.rep("0", 9)):sub(1, 9)
+end
+
+-- Newest first, ties by id ascending: the list description's order.
+local function before(a, b)
+  local ka, kb = time_key(a.updated_at), time_key(b.updated_at)
+  if ka ~= kb then return ka > kb end
+  return a.id < b.id
+end
+
+-- The page token names the last sync of the page (its sort position), so a
+-- PUT between two pages neither repeats nor skips a sync that did not move.
+local function make_token(sync)
+  return (mime.b64("p1|" .. time_key(sync.updated_at) .. "|" .. sync.id):gsub("=", ""))
+end
+
+local function read_token(token)
+  local padded = token .. string.rep("=", (4 - #token % 4) % 4)
+  local ok, plain = pcall(mime.unb64, padded)
+  if not ok or type(plain) ~= "string" then return nil end
+  local key, id = plain:match("^p1|([^|]+)|(.+)$")
+  if not key or not is_uuid(id) then return nil end
+  return { key = key, id = id }
+end
+
+local function after_cursor(sync, cursor)
+  local k = time_key(sync.updated_at)
+  if k ~= cursor.key then return k < cursor.key end
+  return sync.id > cursor.id
+end
+
+function App:list(query, version)
+  local s, e = bool_param("list", query, "active")
+  if s then return s, e end
+  local limit = M.max_page
+  if query.limit ~= nil then
+    limit = query.limit:match("^%d+$") and tonumber(query.limit)
+    if not limit or limit < 1 or limit > M.max_page then
+      return bad_request("list", "bad_request",
+        "query parameter 'limit' must be an integer from 1 to " .. M.max_page, { field = "limit" })
     end
+  end
+  local cursor
+  if query.page_token ~= nil then
+    cursor = read_token(query.page_token)
+    if not cursor then
+      return bad_request("list", "bad_request", "query parameter 'page_token' is not a valid page token",
+        { field = "page_token" })
+    end
+  end
+  local all = {}
+  for _, id in ipairs(self.data.order) do
+    local sync = self.data.syncs[id]
+    if (query.active == nil or tostring(sync.active) == query.active)
+      and (cursor == nil or after_cursor(sync, cursor)) then
+      all[#all + 1] = sync
+    end
+  end
+  table.sort(all, before)
+  local page = A {}
+  for i = 1, math.min(limit, #all) do page[i] = M.view(all[i], version, self.config) end
+  local body = { data = page }
+  if #all > limit then
+    body.pagination = { next_page_token = make_token(all[limit]) }
+  elseif self.config.empty_last_page_token then
+    body.pagination = { next_page_token = "" }
+  end
+  if #page == 0 and self.config.null_empty_lists then body.data = null end
+  return 200, body
+end
+
+---------------------------------------------------------------- routing
+
+-- The endpoints served, by path shape and method. Returns the endpoint's
+-- name and its path parameters, or nil and 404/405 for what is not one.
+function M.match(method, path)
+  path = path:gsub("(.)/$", "%1")
+  local function only(m, name, id, schema_id)
+    if method ~= m then return nil, 405 end
+    return name, id, schema_id
+  end
+  if path == "/api/bulk/syncs" then return only("GET", "list") end
+  local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
+  if not id then return nil, 404 end
+  id = decode_path(id)
+  if rest == "" then
+    if method == "GET" then return "get", id end
+    return only("PUT", "put", id)
+  end
+  if rest == "/schemas" then return only("GET", "schemas", id) end
+  local schema_id = rest:match("^/schemas/([^/]+)$")
+  if schema_id then return only("GET", "schema", id, decode_path(schema_id)) end
+  return nil, 404
+end
+
+-- Serves an authenticated request with a supported version.
+function App:serve(endpoint, id, schema_id, req, version, actor)
+  local query = parse_query(req.query)
+  if endpoint == "list" then return self:list(query, version) end
+  if endpoint == "put" then return self:put(id, req.body, version, actor) end
+  if endpoint == "get" then
+    local s, e = bool_param("get", query, "refresh_schemas")
+    if s then return s, e end
+  end
+  local sync = self:find(id)
+  if not sync then return not_found(id) end
+  if endpoint == "get" then return 200, { data = M.view(sync, version, self.config) } end
+  local schemas = self.data.schemas[id]
+  if endpoint == "schemas" then
+    local list = A {}
+    for i, s in ipairs(schemas) do list[i] = M.schema_list_item(s) end
+    if #list == 0 and self.config.null_empty_lists then list = null end
     return 200, { data = list }
   end
-
-  local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
-  if not id then return api_error(404, "not_found", "no such endpoint: " .. path, {}) end
-  id = decode_path(id)
-
-  if rest == "" then
-    if method == "GET" then
-      local s, e = bool_param(query, "refresh_schemas")
-      if s then return s, e end
-      local sync = self:find(id)
-      if not sync then return not_found(id) end
-      return 200, { data = M.view(sync, version) }
-    elseif method == "PUT" then
-      return self:put(id, req.body, version, actor)
-    end
-    return not_allowed()
+  for _, s in ipairs(schemas) do
+    if s.id == schema_id then return 200, { data = M.schema_view(s) } end
   end
-
-  local schema_id = rest:match("^/schemas/([^/]+)$")
-  if rest == "/schemas" or schema_id then
-    if method ~= "GET" then return not_allowed() end
-    local sync = self:find(id)
-    if not sync then return not_found(id) end
-    local schemas = self.data.schemas[id]
-    if not schema_id then return 200, { data = json.copy(schemas) } end
-    schema_id = decode_path(schema_id)
-    for _, s in ipairs(schemas) do
-      if s.id == schema_id then return 200, { data = json.copy(s) } end
-    end
-    return api_error(404, "not_found", "schema not found", { id = schema_id })
-  end
-
-  return api_error(404, "not_found", "no such endpoint: " .. path, {})
+  return api_error(404, "not_found", "schema not found", { id = schema_id })
 end
 
 -- Handles one API request: returns status, body (a table to encode) and the
 -- version that served it, for the X-Polytomic-Version echo. A request with an
--- unsupported version is answered (401 or 400) in the default version's shape
--- and echoes the default version, since no other version served it.
+-- unsupported version is answered in the default version's shape and echoes
+-- the default version, since no other version served it.
 function App:handle(req)
   local version = req.headers["x-polytomic-version"]
   if version == nil or version == "" then version = M.default_version end
   local served = M.versions[version] and version or M.default_version
 
-  local kind, status, err = self:authenticate(req.headers, served)
+  local endpoint, id, schema_id = M.match(req.method, req.path)
+  local kind, status, err = self:authenticate(req.headers, served, endpoint)
   if not kind then return status, err, served end
+  if not endpoint then
+    local path = req.path:gsub("(.)/$", "%1")
+    if id == 405 then
+      status, err = api_error(405, "method_not_allowed", "method " .. req.method .. " is not supported on " .. path)
+    else
+      status, err = api_error(404, "not_found", "no such endpoint: " .. path)
+    end
+    return status, err, served
+  end
   if not M.versions[version] then
-    status, err = api_error(400, "unsupported_version",
+    status, err = bad_request(endpoint, "unsupported_version",
       "unsupported X-Polytomic-Version '" .. version .. "' (supported: 2025-09-18, 2024-02-08)",
       { header = "X-Polytomic-Version" })
     return status, err, served
   end
-  status, err = self:route(req, version, self:actor(kind))
+  status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind))
   return status, err, version
 end
 

@@ -70,11 +70,14 @@ local function field(id, enabled, obfuscated, user_name)
   }
 end
 
+-- partition_key and tracking_field are strings in every response, "" when
+-- the schema does not use one (BulkSchema and BulkSchemaListItem declare them
+-- as plain strings, never null).
 local function schema(t)
   t.output_name = t.output_name or t.id:gsub("%.", "_")
   t.user_output_name = t.user_output_name or ""
-  if t.partition_key == nil then t.partition_key = null end
-  if t.tracking_field == nil then t.tracking_field = null end
+  t.partition_key = t.partition_key or ""
+  t.tracking_field = t.tracking_field or ""
   if t.data_cutoff_timestamp == nil then t.data_cutoff_timestamp = null end
   if t.disable_data_cutoff == nil then t.disable_data_cutoff = false end
   t.filters = A(t.filters or {})
@@ -275,6 +278,54 @@ function M.build(org_id)
     data.schemas[sync.id] = json.copy(schemas)
   end
   return data
+end
+
+-- Synthetic syncs, for specs that need more than one page of the list.
+-- Sync i (from 1) has id M.synthetic_id(i), is active when i is odd, and has
+-- (i - 1) % 3 schemas (so the first one has none). Two consecutive syncs share one
+-- updated_at, older than every named sync's, so the list's id tiebreaker is
+-- exercised: a higher i is older.
+local SYNTHETIC_EPOCH = 1751328000 -- 2025-07-01T00:00:00Z
+
+function M.synthetic_id(i)
+  return string.format("5eed0000-0000-4000-8000-%012d", i)
+end
+
+function M.synthetic(i, org_id)
+  local at = os.date("!%Y-%m-%dT%H:%M:%SZ", SYNTHETIC_EPOCH - 60 * math.floor((i + 1) / 2))
+  local sync = stamp({
+    id = M.synthetic_id(i),
+    name = "Synthetic sync " .. i,
+    active = i % 2 == 1,
+    mode = "snapshot",
+    source_connection_id = M.connections.postgres,
+    destination_connection_id = M.connections.s3,
+    destination_configuration = { bucket = "synthetic", prefix = "s" .. i .. "/" },
+    source_configuration = null,
+    automatically_add_new_fields = "all",
+    automatically_add_new_objects = "none",
+    normalize_names = "enabled",
+    concurrency_limit = null,
+    resync_concurrency_limit = null,
+    data_cutoff_timestamp = null,
+    disable_record_timestamps = false,
+    discover = false,
+    organization_id = org_id or M.org_id,
+    policies = A {},
+    default_schedule = stamp({
+      id = string.format("c0ffee00-0000-4000-8000-5eed%08d", i), frequency = "manual",
+    }, at, at),
+    additional_schedules = A {},
+  }, at, at)
+  local schemas = A {}
+  for j = 1, (i - 1) % 3 do
+    schemas[j] = schema {
+      id = "table_" .. j, enabled = true,
+      tracking_field = j == 2 and "updated_at" or nil,
+      fields = { field("id", true, false), field("updated_at", true, false) },
+    }
+  end
+  return json.copy(sync), json.copy(schemas)
 end
 
 return M

@@ -349,12 +349,35 @@ local function control(req)
       local v, err = decode_object(req.body)
       if not v then return control_error(400, err) end
       for k, x in pairs(v) do
-        if k ~= "delay" then return control_error(400, "unknown config key '" .. k .. "'") end
-        if type(x) ~= "number" or x < 0 then return control_error(400, "delay must be a number >= 0") end
+        if k == "delay" then
+          if type(x) ~= "number" or x < 0 then return control_error(400, "delay must be a number >= 0") end
+        elseif app.config[k] ~= nil then
+          if type(x) ~= "boolean" then return control_error(400, k .. " must be true or false") end
+        else
+          return control_error(400, "unknown config key '" .. k .. "'")
+        end
       end
-      if v.delay then state.delay = v.delay end
+      for k, x in pairs(v) do
+        if k == "delay" then state.delay = x else app.config[k] = x end
+      end
     end
-    return 200, { delay = state.delay }
+    local cur = { delay = state.delay }
+    for k, x in pairs(app.config) do cur[k] = x end
+    return 200, cur
+  elseif path == "/_standin/seed_many" and m == "POST" then
+    local v, err = decode_object(req.body)
+    if not v then return control_error(400, err) end
+    for k in pairs(v) do
+      if k ~= "count" and k ~= "replace" then return control_error(400, "unknown seed_many key '" .. k .. "'") end
+    end
+    local n = v.count
+    if math.type(n) ~= "integer" or n < 0 or n > 10000 then
+      return control_error(400, "count must be an integer from 0 to 10000")
+    end
+    if v.replace ~= nil and type(v.replace) ~= "boolean" then
+      return control_error(400, "replace must be true or false")
+    end
+    return 200, { syncs = app:seed_many(n, v.replace == true) }
   elseif path:match("^/_standin/state/[^/]+$") and m == "GET" then
     local st = app:state(path:match("([^/]+)$"))
     if not st then return control_error(404, "no such sync") end

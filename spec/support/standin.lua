@@ -12,6 +12,11 @@ spec/support/standin.lua: start and drive the stand-in Polytomic server
     srv:script { {status = 503, body = "...", headers = {["Retry-After"] = "1"},
                   delay = 0.2, drop = false}, ... }
     srv:config { delay = 0.5 }    -- delay every API response (other connections go on)
+    srv:config { null_empty_lists = true }      -- an empty listing answers {"data": null}
+    srv:config { empty_last_page_token = true } -- last list page: pagination.next_page_token ""
+    srv:config {}                 -- returns the current config without changing it
+    srv:seed_many(n[, replace])   -- add n synthetic syncs (standin.seed.synthetic); with
+                                  --   replace, drop the others first; returns the sync count
     srv:state(id)                 -- {sync = internal record, schemas = {...}} or nil
     srv:log()                     -- the server's output, for a failing spec
     srv:stop()                    -- idempotent; call it from `teardown`
@@ -228,6 +233,11 @@ end
 
 function Server:config(t)
   return expect_ok(self, "POST", "/_standin/config", json.encode(t or {}))
+end
+
+function Server:seed_many(count, replace)
+  return expect_ok(self, "POST", "/_standin/seed_many",
+    json.encode { count = count, replace = replace == true }).syncs
 end
 
 function Server:state(id)
