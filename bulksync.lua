@@ -166,11 +166,54 @@ local function raise_invalid(path, text, what)
   error(validation_error({ problem(path, text) }, 1, what), 0)
 end
 
--- Every function's options: nil or a table. Anything else (a string such
--- as "strict") would otherwise be indexed as if it were one, and ignored.
-local function call_options(opts)
+-- The options each function takes. A misspelt one (`stric`, `paln`) would
+-- otherwise be ignored, and the full-replacement PUT it was meant to stop
+-- would go out: every name is checked before anything is sent.
+local OPTIONS = {
+  encode     = { "version", "strict" },
+  to_update  = { "version", "schemas", "keep_organization" },
+  diff       = { "version", "schemas", "id" },
+  update     = { "version", "strict", "plan", "retries", "idempotency_key" },
+  get        = { "refresh_schemas", "retries" },
+  list       = { "active", "limit", "retries" },
+  schema     = { "retries" },
+  schemas    = { "details", "retries" },
+  patch      = { "version", "schemas", "keep_organization", "retries", "idempotency_key" },
+  plan       = { "version", "retries" },
+  update_many = { "version", "strict", "schemas", "keep_organization", "retries", "concurrency",
+    "on_progress" },
+  item       = { "id", "body", "patch", "idempotency_key" },
+}
+OPTIONS.validate, OPTIONS.each_sync = OPTIONS.encode, OPTIONS.list
+for name, list in pairs(OPTIONS) do
+  local set = {}
+  for _, option in ipairs(list) do set[option] = true end
+  OPTIONS[name] = { list = list, set = set }
+end
+
+-- A name is quoted only when it looks like one: a key used as a table key
+-- by mistake must not reach the message.
+local function shown_name(name)
+  if type(name) == "string" and #name <= 64 and find(name, "^[%a_][%w_]*$") then return name end
+  return "(name not shown)"
+end
+
+-- Every function's options: nil or a table of known names. Anything else
+-- (a string such as "strict") would otherwise be indexed as if it were one.
+local function call_options(opts, which, what)
   if opts == nil then return {} end
-  if type(opts) ~= "table" then raise_invalid("", "options must be a table", "options") end
+  if type(opts) ~= "table" then raise_invalid("", "options must be a table", what or "options") end
+  local known = OPTIONS[which]
+  local problems
+  for k in next, opts do
+    if not known.set[k] then
+      local near = type(k) == "string" and core.closest and core.closest(k, known.list)
+      problems = problems or {}
+      problems[#problems + 1] = problem(shown_name(k), "unknown option" ..
+        (near and format("; did you mean `%s`?", near) or format(" (known: %s)", concat(known.list, ", "))))
+    end
+  end
+  if problems then error(validation_error(problems, #problems, what or "options"), 0) end
   return opts
 end
 
@@ -207,12 +250,12 @@ local function encode_body(body, version, strict, secrets)
 end
 
 function M.encode(body, opts)
-  opts = call_options(opts)
+  opts = call_options(opts, "encode")
   return encode_body(body, check_version(opts.version), opts.strict)
 end
 
 function M.validate(body, opts)
-  opts = call_options(opts)
+  opts = call_options(opts, "validate")
   local ok, problems, count = core.validate(body, check_version(opts.version), opts.strict)
   if ok then return true end
   return false, validation_error(problems, count)
@@ -808,10 +851,10 @@ end
 
 function Client:update(id, body, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "update")
   id = check_id(id)
   local version = check_version(opts.version or self.version)
-  if opts.plan then return self:plan(id, body, opts) end
+  if opts.plan then return self:plan(id, body, { version = version, retries = opts.retries }) end
   local json = encode_body(body, version, opts.strict, private[self].secrets)
   local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
   return update_result(resp, attempts, version, private[self].secrets)
@@ -819,7 +862,7 @@ end
 
 function Client:get(id, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "get")
   id = check_id(id)
   local path = sync_path(id)
   if opts.refresh_schemas then path = path .. "?refresh_schemas=true" end
@@ -951,7 +994,7 @@ end
 -- page's, with `pages` counted.
 function Client:list(opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "list")
   check_list_options(opts)
   local all, pages, meta = setmetatable({}, core.array_mt), 0, nil
   for page, page_meta in list_pager(self, opts) do
@@ -966,7 +1009,7 @@ end
 -- time, the next fetched when the loop reaches it.
 function Client:each_sync(opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "each_sync")
   check_list_options(opts)
   local next_page = list_pager(self, opts)
   local page, i = {}, 0
@@ -993,7 +1036,7 @@ end
 --- client:schema(id, schema_id): one schema with its fields and filters.
 function Client:schema(id, schema_id, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "schema")
   id = check_id(id)
   schema_id = check_schema_id(schema_id)
   local resp, attempts = self:_request("GET", schema_path(id, schema_id), nil, opts)
@@ -1028,7 +1071,7 @@ end
 -- parallel (1 + N requests).
 function Client:schemas(id, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "schemas")
   id = check_id(id)
   local resp, attempts = self:_request("GET", sync_path(id) .. "/schemas", nil, opts)
   local listing = decode_list(resp, "schemas", private[self].secrets)
@@ -1073,7 +1116,7 @@ local function check_schemas_list(schemas)
 end
 
 function M.to_update(sync, opts)
-  opts = call_options(opts)
+  opts = call_options(opts, "to_update")
   check_table(sync, "sync", "request", "a table (a GET response)")
   local body, problems = plan_result("fetched sync", pcall(plan_module().to_update, sync, {
     version = check_version(opts.version), schemas = check_schemas_list(opts.schemas),
@@ -1084,7 +1127,7 @@ function M.to_update(sync, opts)
 end
 
 function M.diff(current, body, opts)
-  opts = call_options(opts)
+  opts = call_options(opts, "diff")
   check_table(current, "current", "request", "a table (a GET response)")
   check_table(body, "body", "request", "a table (an update body)")
   return plan_result("body", pcall(plan_module().diff, current, body, {
@@ -1151,7 +1194,7 @@ end
 -- between our GET and PUT is overwritten (a lost update).
 function Client:patch(id, changes, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "patch")
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   check_changes(changes, version, private[self].secrets)
@@ -1171,7 +1214,7 @@ end
 --- client:plan(id, body): what sending body would change; sends nothing.
 function Client:plan(id, body, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "plan")
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   check_table(body, "body", "request", "a table (an update body)")
@@ -1189,6 +1232,7 @@ local function prepare_item(item, version, strict, secrets)
   if type(item) ~= "table" then
     raise_invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
   end
+  call_options(item, "item", "item")
   local id = check_id(item.id)
   local key = check_idempotency_key(item.idempotency_key)
   if item.patch ~= nil then
@@ -1207,7 +1251,7 @@ end
 -- in one parallel pass; then every PUT goes out in a second pass.
 function Client:update_many(items, opts)
   check_open(self)
-  opts = call_options(opts)
+  opts = call_options(opts, "update_many")
   if type(items) ~= "table" then
     raise_invalid("items", "must be a list of { id = ..., body = ... }", "request")
   end

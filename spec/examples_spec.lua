@@ -105,7 +105,7 @@ describe("examples", function()
     } do
       local ok, out = run(srv, case[1], case[2], key)
       assert.is_false(ok, case[1])
-      assert.truthy(out:find("ForbiddenError", 1, true), out)
+      assert.truthy(out:find("UnauthorizedError", 1, true), out)
       assert.falsy(out:find(key, 1, true), out)
     end
     os.remove(path)

@@ -317,3 +317,50 @@ describe("client:plan against the published shapes", function()
     assert.matches("details = true", err.errors[1].problem, 1, true)
   end)
 end)
+
+describe("against the stand-in, which serves the published shapes", function()
+  local standin = require "spec.support.standin"
+  local seed = require "standin.seed"
+  local srv, client
+
+  setup(function()
+    srv = standin.start()
+    client = bulksync.new { api_key = seed.api_key, base_url = srv.url }
+  end)
+  teardown(function()
+    if client then client:close() end
+    if srv then srv:stop() end
+  end)
+  before_each(function() srv:reset() end)
+
+  it("list returns every sync of an account with more than one page", function()
+    srv:seed_many(120)
+    local all, meta = client:list()
+    local total = #seed.build().order + 120
+    assert.equal(total, #all)
+    assert.equal(math.ceil(total / 50), meta.pages)
+    local ids = {}
+    for _, s in ipairs(all) do
+      assert.is_nil(ids[s.id], "a sync came twice")
+      ids[s.id] = true
+    end
+    local n = 0
+    for _ in client:each_sync { limit = 7 } do n = n + 1 end
+    assert.equal(total, n)
+  end)
+
+  it("list works on an account with no syncs ({\"data\": null})", function()
+    srv:config { null_empty_lists = true }
+    srv:seed_many(0, true)
+    assert.same({}, client:list())
+  end)
+
+  it("patch keeps every field selection, obfuscation and filter of every schema", function()
+    local id = seed.ids.orders
+    local before = srv:state(id)
+    client:patch(id, { name = "renamed" })
+    local after = srv:state(id)
+    assert.equal("renamed", after.sync.name)
+    assert.same(before.schemas, after.schemas)
+  end)
+end)
