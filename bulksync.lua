@@ -325,8 +325,9 @@ local function base64(s)
   return concat(out)
 end
 
+-- CR, LF or NUL: a header line split in two, or cut short by C.
 local function has_crlf(s)
-  return find(s, "[\r\n]") ~= nil
+  return find(s, "[\r\n%z]") ~= nil
 end
 
 -- Idempotency keys: the documented alphabet and length.
@@ -397,6 +398,22 @@ local function check_base_url(url, problems)
   return (gsub(url, "/+$", ""))
 end
 
+-- A proxy URL for libcurl, or false to ignore the *_proxy environment
+-- variables. Without it libcurl honours http_proxy, HTTPS_PROXY,
+-- ALL_PROXY and no_proxy, as every curl does.
+local PROXY_SCHEMES = { http = true, https = true, socks4 = true, socks4a = true, socks5 = true, socks5h = true }
+
+local function check_proxy(proxy, problems)
+  if proxy == nil or proxy == false then return proxy end
+  local scheme = type(proxy) == "string" and proxy:match("^(%a[%w+.-]*)://[^%s%c]+$")
+  if not (scheme and PROXY_SCHEMES[lower(scheme)]) then
+    problems[#problems + 1] = problem("proxy", "must be a proxy URL (http, https, socks4, socks4a, socks5 or"
+      .. " socks5h://host:port, no spaces or control characters), or false to ignore the environment")
+    return nil
+  end
+  return proxy
+end
+
 ------------------------------------------------------------------------
 -- Transports
 --
@@ -428,6 +445,7 @@ local function curl_transport(config)
     connect_timeout = config.connect_timeout,
     ca_file = config.ca_file,
     max_response_size = config.max_response_size,
+    proxy = config.proxy,
   }
   -- Reused: the client copies what it keeps, but for the headers, which
   -- core.http builds afresh for every response (FRESH_HEADERS says so).
@@ -469,6 +487,10 @@ local function make_transport(opts, config)
   -- Inside nginx a retry wait must yield, not block the worker.
   local default_sleep = openresty and rawget(_G, "ngx").sleep or core.sleep
   if choice == "curl" then return curl_transport(config) end
+  if type(config.proxy) == "string" then
+    raise_invalid("proxy", "applies to the libcurl transport only; inside nginx, or with a transport of"
+      .. " your own, the proxy is that transport's business", "options")
+  end
   if choice == "ngx" then return require("bulksync.ngx").new(config) end
   if type(choice) == "function" then
     return { request = choice, sleep = opts.sleep or default_sleep, name = "custom", close = function() end }
@@ -621,7 +643,7 @@ local OPTION_NAMES = {
   api_key = true, org_id = true, base_url = true, version = true, timeout = true,
   connect_timeout = true, user_agent = true, ca_file = true, headers = true, retries = true,
   retry_base = true, retry_cap = true, max_retry_wait = true, max_response_size = true,
-  transport = true, sleep = true,
+  transport = true, sleep = true, proxy = true,
 }
 
 function M.new(opts)
@@ -643,10 +665,10 @@ function M.new(opts)
   if type(key) ~= "string" or key == "" then
     problems[#problems + 1] = problem("api_key", "must be a non-empty string")
   elseif has_crlf(key) then
-    problems[#problems + 1] = problem("api_key", "contains CR or LF")
+    problems[#problems + 1] = problem("api_key", "contains CR, LF or a NUL byte")
   end
   if opts.org_id ~= nil and (type(opts.org_id) ~= "string" or opts.org_id == "" or has_crlf(opts.org_id)) then
-    problems[#problems + 1] = problem("org_id", "must be a non-empty string without CR or LF")
+    problems[#problems + 1] = problem("org_id", "must be a non-empty string without CR, LF or NUL")
   end
   local version = opts.version or DEFAULT_VERSION
   local known = false
@@ -671,12 +693,13 @@ function M.new(opts)
     retry_cap = positive_number(opts, "retry_cap", DEFAULT_RETRY_CAP, problems),
     max_retry_wait = positive_number(opts, "max_retry_wait", DEFAULT_MAX_WAIT, problems),
   }
-  if opts.ca_file ~= nil and type(opts.ca_file) ~= "string" then
-    problems[#problems + 1] = problem("ca_file", "must be a path string")
+  if opts.ca_file ~= nil and (type(opts.ca_file) ~= "string" or find(opts.ca_file, "%z")) then
+    problems[#problems + 1] = problem("ca_file", "must be a path string without NUL bytes")
   end
   if opts.user_agent ~= nil and (type(opts.user_agent) ~= "string" or has_crlf(opts.user_agent)) then
-    problems[#problems + 1] = problem("user_agent", "must be a string without CR or LF")
+    problems[#problems + 1] = problem("user_agent", "must be a string without CR, LF or NUL")
   end
+  config.proxy = check_proxy(opts.proxy, problems)
   if opts.sleep ~= nil and type(opts.sleep) ~= "function" then
     problems[#problems + 1] = problem("sleep", "must be a function(seconds)")
   end
@@ -702,7 +725,7 @@ function M.new(opts)
         elseif type(value) ~= "string" then
           problems[#problems + 1] = problem(path, "value must be a string")
         elseif has_crlf(value) then
-          problems[#problems + 1] = problem(path, "value contains CR or LF")
+          problems[#problems + 1] = problem(path, "value contains CR, LF or a NUL byte")
         else
           headers[name] = value
         end
@@ -796,9 +819,28 @@ end
 
 -- What one attempt came to: nil for a 2xx response, else its typed error
 -- (err.retryable says whether another attempt may help).
+-- What is wrong with a response a custom transport returned, if anything:
+-- its contract is { status = integer, headers = table?, body = string? }.
+local function broken_response(resp)
+  if type(resp) ~= "table" then return "a " .. type(resp) .. " instead of a response table" end
+  local status = resp.status
+  if type(status) ~= "number" or status ~= floor(status) or status < 100 or status > 599 then
+    return "a status that is not an integer from 100 to 599 (got " .. type(status) .. ")"
+  end
+  if resp.headers ~= nil and type(resp.headers) ~= "table" then
+    return "headers that are not a table (got " .. type(resp.headers) .. ")"
+  end
+  if resp.body ~= nil and type(resp.body) ~= "string" then
+    return "a body that is not a string (got " .. type(resp.body) .. ")"
+  end
+end
+
 local function attempt_error(req, attempt, resp, terr, secrets)
   local err
-  if resp then
+  local broken = resp ~= nil and broken_response(resp)
+  if broken then
+    err = new_error("TransportError", { message = "the transport returned " .. broken, retryable = false })
+  elseif resp then
     local status = resp.status
     if status >= 200 and status < 300 then return nil end
     err = http_error(status, resp.headers, resp.body or "", secrets)

@@ -196,3 +196,65 @@ describe("update_many with items that are not a list", function()
     for i = 1, 3 do assert.equal("ValidationError", r[i].err.kind) end
   end)
 end)
+
+describe("NUL bytes in options", function()
+  -- C would cut each of these short at the NUL: a header line that is not
+  -- what was checked, a CA path that names another file.
+  for _, case in ipairs {
+    { "api_key", { api_key = "abc\0def" } },
+    { "user_agent", { user_agent = "agent\0x" } },
+    { "ca_file", { ca_file = "/etc/ssl/ca.pem\0.evil" } },
+    { "headers.X-Trace", { headers = { ["X-Trace"] = "a\0b" } } },
+    { "headers.(name not shown)", { headers = { ["X-\0Trace"] = "a" } } },
+  } do
+    it("refuses one in " .. case[1] .. " with a ValidationError", function()
+      local opts = case[2]
+      opts.api_key = opts.api_key or KEY
+      local err = typed_error(bulksync.new, opts)
+      assert.equal("ValidationError", err.kind)
+      assert.truthy(problem_at(err, case[1]))
+    end)
+  end
+end)
+
+describe("the proxy option", function()
+  it("takes a proxy URL or false, and refuses anything else", function()
+    bulksync.new({ api_key = KEY, proxy = "http://127.0.0.1:3128" }):close()
+    bulksync.new({ api_key = KEY, proxy = "socks5h://proxy.internal:1080" }):close()
+    bulksync.new({ api_key = KEY, proxy = false }):close()
+    for _, bad in ipairs { true, 3128, "127.0.0.1:3128", "ftp://proxy:21", "http://pro xy:1", "http://p\0:1" } do
+      local err = typed_error(bulksync.new, { api_key = KEY, proxy = bad })
+      assert.truthy(problem_at(err, "proxy"))
+    end
+  end)
+
+  it("is refused for a transport that is not libcurl's", function()
+    local err = typed_error(bulksync.new, { api_key = KEY, proxy = "http://127.0.0.1:3128",
+      transport = function() end })
+    assert.matches("libcurl transport only", problem_at(err, "proxy"), 1, true)
+  end)
+end)
+
+describe("a custom transport that breaks its contract", function()
+  for _, case in ipairs {
+    { "a status that is a string", { status = "200", headers = {}, body = "{}" }, "status" },
+    { "a fractional status", { status = 200.5, headers = {}, body = "{}" }, "status" },
+    { "no status", { headers = {}, body = "{}" }, "status" },
+    { "headers that are a string", { status = 200, headers = "x: y", body = "{}" }, "headers" },
+    { "a body that is a table", { status = 200, headers = {}, body = { data = {} } }, "body" },
+    { "a string instead of a response", "HTTP/1.1 200 OK", "string" },
+  } do
+    it("gives a TransportError naming what was wrong: " .. case[1], function()
+      local calls = 0
+      local c = bulksync.new { api_key = KEY, retries = 3, transport = function()
+        calls = calls + 1
+        return case[2]
+      end }
+      local err = typed_error(c.get, c, ID)
+      assert.equal("TransportError", err.kind)
+      assert.matches(case[3], err.message, 1, true)
+      assert.is_false(err.retryable)
+      assert.equal(1, calls, "a broken transport is not retried")
+    end)
+  end
+end)

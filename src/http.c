@@ -2,7 +2,8 @@
  * http.c: the libcurl client behind core.http.
  *
  *   local h = core.http{ headers = {...}, timeout = 60, connect_timeout = 10,
- *                        ca_file = nil, max_response_size = 16 MiB }
+ *                        ca_file = nil, max_response_size = 16 MiB,
+ *                        proxy = nil | URL | false }
  *   status, headers, body = h:perform(method, url, body_or_nil, extra_lines_or_nil)
  *   nil, kind, message, curl_code                       -- on failure
  *   results = h:perform_many(requests, concurrency, callback_or_nil)
@@ -120,6 +121,8 @@ static void sink_free(sink *s)
 typedef struct bs_conf {           /* one per client, fixed at creation */
     struct curl_slist *headers;    /* static header lines + "Expect:" (owned) */
     char   *ca_file;               /* owned copy, or NULL */
+    char   *proxy;                 /* owned copy, or NULL: libcurl reads the environment */
+    int     proxy_off;             /* proxy = false: ignore the environment too */
     long    timeout_ms, connect_timeout_ms;
     size_t  max_response;
     int     has_content_type;      /* a static line names Content-Type */
@@ -187,6 +190,10 @@ static CURLcode xfer_setup(bs_xfer *x, const bs_conf *c)
     SETOPT(x, CURLOPT_SSL_VERIFYHOST, 2L);
     if (c->ca_file)
         SETOPT(x, CURLOPT_CAINFO, c->ca_file);
+    if (c->proxy)
+        SETOPT(x, CURLOPT_PROXY, c->proxy);
+    else if (c->proxy_off)   /* "" turns off *_proxy from the environment as well */
+        SETOPT(x, CURLOPT_PROXY, "");
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT(x, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -456,6 +463,8 @@ static void http_release(bs_http *h)
     }
     free(h->conf.ca_file);
     h->conf.ca_file = NULL;
+    free(h->conf.proxy);
+    h->conf.proxy = NULL;
     h->open = 0;
 }
 
@@ -624,7 +633,7 @@ static int is_identifier(const char *s)
 }
 
 static const char *const known_options[] = {
-    "headers", "timeout", "connect_timeout", "ca_file", "max_response_size", NULL
+    "headers", "timeout", "connect_timeout", "ca_file", "max_response_size", "proxy", NULL
 };
 
 /* core.http(options) -> client. Everything is checked before anything is
@@ -634,8 +643,9 @@ int bs_http_new(lua_State *L)
 {
     bs_http *h;
     double timeout, connect_timeout, max_response;
-    const char *ca_file = NULL;
-    size_t ca_len = 0;
+    const char *ca_file = NULL, *proxy = NULL;
+    size_t ca_len = 0, proxy_len = 0;
+    int proxy_off = 0;
     int nheaders = 0, ctype = 0, hidx = 0, i;
     CURLcode rc;
 
@@ -687,6 +697,17 @@ int bs_http_new(lua_State *L)
         nheaders = check_header_list(L, hidx, "headers", &ctype);
     }
 
+    lua_getfield(L, 1, "proxy");        /* index 4, keeping proxy alive */
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        proxy_off = 1;
+    } else if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "bulksync.http: option 'proxy' must be a URL string or false");
+        proxy = lua_tolstring(L, -1, &proxy_len);
+        if (strlen(proxy) != proxy_len || proxy_len == 0)
+            luaL_error(L, "bulksync.http: option 'proxy' must be a URL string or false");
+    }
+
     h = (bs_http *)bs_newudata(L, sizeof *h);
     memset(h, 0, sizeof *h);
     luaL_getmetatable(L, BS_HTTP_MT);
@@ -703,6 +724,13 @@ int bs_http_new(lua_State *L)
         if (h->conf.ca_file == NULL)
             luaL_error(L, "bulksync.http: out of memory");
         memcpy(h->conf.ca_file, ca_file, ca_len + 1);
+    }
+    h->conf.proxy_off = proxy_off;
+    if (proxy) {
+        h->conf.proxy = (char *)malloc(proxy_len + 1);
+        if (h->conf.proxy == NULL)
+            luaL_error(L, "bulksync.http: out of memory");
+        memcpy(h->conf.proxy, proxy, proxy_len + 1);
     }
     for (i = 1; i <= nheaders + 1; i++) {
         struct curl_slist *l;
