@@ -502,10 +502,12 @@ static const char *check_datetime(const char *s, size_t n)
     return NULL;
 }
 
+/* By length, as find_field does: a Lua string may hold a NUL, and then a
+ * prefix compare would stop there and read past the end of the literal. */
 static int find_enum(const char *const *e, const char *s, size_t n)
 {
     for (; *e; e++)
-        if ((*e)[0] == s[0] && strncmp(*e, s, n) == 0 && (*e)[n] == '\0')
+        if ((*e)[0] == s[0] && strlen(*e) == n && memcmp(*e, s, n) == 0)
             return 1;
     return 0;
 }
@@ -565,7 +567,7 @@ static const field *field_named(const object *o, const char *key, size_t len)
 {
     int j;
     for (j = 0; j < o->nfields; j++)
-        if (strncmp(o->fields[j]->name, key, len) == 0 && o->fields[j]->name[len] == '\0')
+        if (strlen(o->fields[j]->name) == len && memcmp(o->fields[j]->name, key, len) == 0)
             return o->fields[j];
     return NULL;
 }
