@@ -104,3 +104,85 @@ describe("NUL bytes in enum values and field names", function()
     assert.truthy(problems[1].problem:find("belongs to API version " .. V24, 1, true))
   end)
 end)
+
+describe("a secret pasted into a body", function()
+  local KEY = "pk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+  local function problems_of(b, version)
+    local ok, problems = core.validate(b, version or V25)
+    assert.is_nil(ok)
+    local _, encode_problems = core.encode(b, version or V25)
+    return problems, encode_problems
+  end
+
+  local function assert_not_quoted(list)
+    assert.truthy(#list > 0)
+    for _, p in ipairs(list) do
+      assert.falsy(p.problem:find(KEY, 1, true), p.problem)
+      assert.falsy(p.problem:find(KEY:sub(1, 12), 1, true), p.problem)
+    end
+  end
+
+  it("is not quoted when it is given as an enum value", function()
+    local b = body_2025()
+    b.mode = KEY
+    local v, e = problems_of(b)
+    assert_not_quoted(v)
+    assert_not_quoted(e)
+    assert.equal("must be one of: snapshot, replicate, got a string of " .. #KEY .. " bytes", v[1].problem)
+  end)
+
+  it("is not quoted in a nested field, a UUID or a date-time", function()
+    local b = body_2025()
+    b.default_schedule.frequency = KEY
+    b.destination_connection_id = KEY
+    b.data_cutoff_timestamp = KEY
+    b.additional_schedules = { { frequency = "daily", resync_mode = KEY, id = KEY } }
+    b.schemas = { { id = "s", filters = { { ["function"] = KEY } } } }
+    local v, e = problems_of(b)
+    assert_not_quoted(v)
+    assert_not_quoted(e)
+    local p = by_path(v)
+    assert.truthy(p["default_schedule.frequency"][1]:find("got a string of " .. #KEY .. " bytes$"))
+    assert.truthy(p.destination_connection_id[1]:find("got a string of " .. #KEY .. " bytes$"))
+    assert.truthy(p.data_cutoff_timestamp[1]:find("got a string of " .. #KEY .. " bytes (", 1, true))
+    assert.truthy(p["additional_schedules[1].id"])
+    assert.truthy(p["schemas[1].filters[1].function"])
+  end)
+
+  it("is not repeated in the problem when it names a field (the path keeps it)", function()
+    local b = body_2025()
+    b[KEY] = 1
+    b.default_schedule[KEY] = true
+    local v24 = { schedule = { frequency = "daily" }, destination_configuration = {},
+                  destination_connection_id = UUID1, mode = "replicate", name = "n",
+                  source_connection_id = UUID2, [KEY] = 1 }
+    for _, list in ipairs { (problems_of(b)), (problems_of(v24, V24)) } do
+      assert_not_quoted(list)
+      for _, p in ipairs(list) do assert.equal("unknown field", p.problem) end
+    end
+  end)
+
+  it("still gets a suggestion that quotes the schema, not the input", function()
+    local b = body_2025()
+    b.mode = "snapshots"
+    b.default_schedule.frequency = "Daily"
+    local p = by_path((problems_of(b)))
+    assert.equal("must be one of: snapshot, replicate, got a string of 9 bytes; did you mean `snapshot`?", p.mode[1])
+    assert.truthy(p["default_schedule.frequency"][1]:find("; did you mean `daily`?", 1, true))
+  end)
+
+  it("never reaches the ValidationError of bulksync.validate and bulksync.encode", function()
+    local b = body_2025()
+    b.mode = KEY
+    b.default_schedule.frequency = KEY
+    local ok, err = bulksync.validate(b)
+    assert.is_false(ok)
+    assert.equal("ValidationError", err.kind)
+    assert.falsy(tostring(err):find(KEY, 1, true))
+    assert.falsy(err.message:find(KEY, 1, true))
+    local ok2, err2 = pcall(bulksync.encode, b)
+    assert.is_false(ok2)
+    assert.falsy(tostring(err2):find(KEY, 1, true))
+  end)
+end)
