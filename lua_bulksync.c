@@ -233,6 +233,7 @@ static const luaL_Reg core_plain_functions[] = {
     { "schema", core_schema },
     { "http",   bs_http_new },
     { "sleep",  core_sleep },
+    { "getdate", bs_http_getdate },
     { NULL, NULL }
 };
 
@@ -282,7 +283,7 @@ int luaopen_bulksync_core(lua_State *L)
 
     lua_pushliteral(L, BS_MODULE_VERSION);
     lua_setfield(L, -2, "_VERSION");
-    lua_pushinteger(L, BS_HAVE_INTEGER);
+    lua_pushboolean(L, BS_HAVE_INTEGER);   /* a boolean: 0 would be true in Lua */
     lua_setfield(L, -2, "HAVE_INTEGER");
     return 1;
 }

@@ -93,5 +93,6 @@ void bs_schema_push(lua_State *L, const bs_version *v);
 /* ===================== HTTP (src/http.c) ===================== */
 void bs_http_register(lua_State *L);   /* creates the BS_HTTP_MT metatable */
 int  bs_http_new(lua_State *L);        /* core.http(options) -> handle */
+int  bs_http_getdate(lua_State *L);    /* core.getdate(text) -> epoch seconds | nil */
 
 #endif /* BULKSYNC_H */

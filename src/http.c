@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -1246,6 +1247,29 @@ static int http_tostring(lua_State *L)
         lua_pushfstring(L, "%s (%p)", BS_HTTP_MT, (void *)h);
     else
         lua_pushfstring(L, "%s (closed)", BS_HTTP_MT);
+    return 1;
+}
+
+/* core.getdate(text) -> seconds since the epoch, or nil. Retry-After may be
+ * an HTTP date in any of RFC 9110's three forms (IMF-fixdate, RFC 850,
+ * asctime); libcurl's parser reads all of them. */
+#define MAX_DATE_BYTES 128
+
+int bs_http_getdate(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    time_t t;
+    if (len == 0 || len > MAX_DATE_BYTES || strlen(s) != len) {
+        lua_pushnil(L);
+        return 1;
+    }
+    t = curl_getdate(s, NULL);
+    if (t == (time_t)-1) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, (lua_Integer)t);
     return 1;
 }
 

@@ -502,10 +502,12 @@ static const char *check_datetime(const char *s, size_t n)
     return NULL;
 }
 
+/* By length, as find_field does: a Lua string may hold a NUL, and then a
+ * prefix compare would stop there and read past the end of the literal. */
 static int find_enum(const char *const *e, const char *s, size_t n)
 {
     for (; *e; e++)
-        if ((*e)[0] == s[0] && strncmp(*e, s, n) == 0 && (*e)[n] == '\0')
+        if ((*e)[0] == s[0] && strlen(*e) == n && memcmp(*e, s, n) == 0)
             return 1;
     return 0;
 }
@@ -561,11 +563,28 @@ static const field *closest(const object *o, const char *key, size_t len)
     return NULL;
 }
 
+/* The enum value nearest to s, by the same measure as closest(). */
+static const char *closest_enum(const char *const *e, const char *s, size_t len)
+{
+    const char *best = NULL;
+    int bestd = DL_MAX;
+    for (; *e; e++) {
+        int d = distance(s, len, *e, strlen(*e));
+        if (d < bestd) {
+            bestd = d;
+            best = *e;
+        }
+    }
+    if (best && ((bestd <= 2 && (size_t)(2 * bestd) < len) || (size_t)(3 * bestd) <= len))
+        return best;
+    return NULL;
+}
+
 static const field *field_named(const object *o, const char *key, size_t len)
 {
     int j;
     for (j = 0; j < o->nfields; j++)
-        if (strncmp(o->fields[j]->name, key, len) == 0 && o->fields[j]->name[len] == '\0')
+        if (strlen(o->fields[j]->name) == len && memcmp(o->fields[j]->name, key, len) == 0)
             return o->fields[j];
     return NULL;
 }
@@ -763,20 +782,20 @@ static void wrong_type(walk *w, const field *f, int i)
         REPORT(w, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
 }
 
-/* A string of the right type whose text is wrong: quote it, cut if long
- * (at a UTF-8 character boundary) and with control bytes shown as '?', so
- * the message stays one printable line. */
+/* A string of the right type whose text is wrong. The text itself is never
+ * quoted: a secret pasted into the wrong field would end up in a message or
+ * a log. Its size says enough to find it, and for an enum the nearest value
+ * (quoting the schema, not the input) says what was probably meant. */
 static void wrong_text(walk *w, const field *f, const char *s, size_t n, const char *why)
 {
-    char buf[512], shown[64];
-    size_t k, cut = n > 60 ? 60 : n;
-    while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--;
-    for (k = 0; k < cut; k++)
-        shown[k] = ((unsigned char)s[k] < 0x20 || s[k] == 0x7f) ? '?' : s[k];
-    shown[cut] = '\0';
-    REPORT(w, "must be %s, got \"%s%s\"%s%s%s", expected(f, buf, sizeof buf),
-           shown, cut < n ? "..." : "", why ? " (" : "", why ? why : "", why ? ")" : "");
+    char buf[512], hint[96];
+    const char *near = f->type == T_ENUM ? closest_enum(f->enums, s, n) : NULL;
+    hint[0] = '\0';
+    if (near)
+        snprintf(hint, sizeof hint, "; did you mean `%s`?", near);
+    REPORT(w, "must be %s, got a string of %lu byte%s%s%s%s%s", expected(f, buf, sizeof buf),
+           (unsigned long)n, n == 1 ? "" : "s",
+           why ? " (" : "", why ? why : "", why ? ")" : "", hint);
 }
 
 static int enter(walk *w)
