@@ -13,7 +13,7 @@ local next = next
 local concat = table.concat
 local format, sub, byte, find, gsub, lower = string.format, string.sub, string.byte,
     string.find, string.gsub, string.lower
-local floor, huge, min, random = math.floor, math.huge, math.min, math.random
+local floor, huge, min = math.floor, math.huge, math.min
 
 local M = {
   _VERSION = core._VERSION,
@@ -507,25 +507,37 @@ end
 -- Retry policy
 ------------------------------------------------------------------------
 
-local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
-  Oct = 10, Nov = 11, Dec = 12 }
+-- Retry-After as an HTTP date, in any of the three forms RFC 9110 requires
+-- (IMF-fixdate, RFC 850, asctime): libcurl's parser.
+M._http_date = core.getdate
 
--- Days since 1970-01-01 of a civil date: os.time would apply the local zone.
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local doy = floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
+--[[ The backoff jitter's own generator. math.random starts from the same
+seed in every process on Lua 5.1 to 5.3 and LuaJIT, so a fleet of scripts
+would retry in lockstep; and reseeding it would disturb the caller's own
+sequence. A Park-Miller generator (exact in doubles on every Lua), seeded
+at its first use from /dev/urandom, so processes forked after loading the
+module still differ. ]]
+local jitter_state
+
+local function jitter_seed()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(4)
+  if f then f:close() end
+  local seed = 0
+  if bytes and #bytes == 4 then
+    for i = 1, 4 do seed = seed * 256 + byte(bytes, i) end
+  else
+    -- No /dev/urandom: the time, the CPU clock and where this table lives.
+    seed = os.time() + floor(os.clock() * 1e6) + (tonumber(tostring({}):match("0x(%x+)") or "0", 16) or 0)
+  end
+  seed = seed % 2147483646 + 1   -- 1 .. 2^31 - 2
+  return seed
 end
 
-local function http_date(s)
-  local d, mon, y, hh, mm, ss = s:match("^%a+, (%d%d?) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
-  if not d or not MONTHS[mon] then return nil end
-  return days_from_civil(tonumber(y), MONTHS[mon], tonumber(d)) * 86400 + hh * 3600 + mm * 60 + ss
+local function jitter()
+  jitter_state = (jitter_state or jitter_seed()) * 16807 % 2147483647
+  return (jitter_state - 1) / 2147483646
 end
-M._http_date = http_date
 
 -- How long to wait before attempt n+1: what the server asked for, else
 -- exponential backoff with jitter; never more than max_retry_wait.
@@ -536,7 +548,7 @@ local function retry_wait(policy, attempt, headers, now)
     if ra then
       wait = tonumber(ra)
       if not wait then
-        local at = http_date(ra)
+        local at = core.getdate(ra)
         if at then wait = at - (now or os.time()) end
       end
     end
@@ -552,7 +564,7 @@ local function retry_wait(policy, attempt, headers, now)
     if wait < 0 then wait = 0 end
   else
     local exp = policy.retry_base * 2 ^ (attempt - 1)
-    wait = min(exp, policy.retry_cap) * (0.5 + random() * 0.5)
+    wait = min(exp, policy.retry_cap) * (0.5 + jitter() * 0.5)
   end
   return min(wait, policy.max_retry_wait)
 end
