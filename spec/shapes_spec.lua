@@ -483,7 +483,7 @@ describe("stand-in answers", function()
   end)
 
   it("would refuse a listing item that carries fields (the check is not vacuous)", function()
-    local _, listing = nil, nil
+    local listing
     for _, r in ipairs(records) do
       if r.endpoint.name == "schemas" and r.status == 200 and json.is_array(r.body.data) and #r.body.data > 0 then
         listing = json.copy(r.body)
