@@ -113,7 +113,7 @@ LuaRocks $v: install failed"
       local c = b.new { api_key = 'k', base_url = 'http://127.0.0.1:9' }
       assert(c.transport.name == 'curl', 'outside OpenResty the transport is curl')
       c:close()
-      print('   loaded bulksync ' .. b._VERSION .. ' from the tree (' .. _VERSION .. ', HAVE_INTEGER=' .. core.HAVE_INTEGER .. ')')
+      print('   loaded bulksync ' .. b._VERSION .. ' from the tree (' .. _VERSION .. ', HAVE_INTEGER=' .. tostring(core.HAVE_INTEGER) .. ')')
     ") 2>"$work/load-$v.log"; then
     echo "   LuaRocks $v: installed and loaded"
     summary="$summary

@@ -4,7 +4,7 @@
 local core = require "bulksync.core"
 local cjson = require "cjson"
 
-local HAVE_INTEGER = math.type ~= nil and core.HAVE_INTEGER == 1
+local HAVE_INTEGER = math.type ~= nil and core.HAVE_INTEGER == true
 
 -- Structural equality. Numbers compare numerically (cjson.decode gives
 -- floats), null is the NULL light userdata in both libraries.

@@ -3,12 +3,12 @@
 -- every integer exactly up to 2^53 and no further. The defined behaviour:
 --
 -- * Everywhere: integers up to 2^53 in magnitude encode and decode exactly.
--- * Without an integer subtype (bulksync.core.HAVE_INTEGER == 0): a JSON
+-- * Without an integer subtype (bulksync.core.HAVE_INTEGER is false): a JSON
 --   integer above 2^53 decodes to the nearest double (ties to even), so
 --   9007199254740993 reads as 9007199254740992 and would be sent back so.
 --   An integer field of a body (concurrency_limit, ...) outside +-2^53 is
 --   a ValidationError rather than a silently different number.
--- * With one (HAVE_INTEGER == 1): JSON integers within int64 decode to Lua
+-- * With one (HAVE_INTEGER is true): JSON integers within int64 decode to Lua
 --   integers and every int64, math.mininteger to math.maxinteger, round-
 --   trips exactly; beyond int64 a number decodes to a float.
 --
@@ -54,7 +54,7 @@ describe("numbers on " .. _VERSION .. (jit and (" (" .. jit.version .. ")") or "
     assert.equal("5", limit_text(bulksync.encode(body(5.0))))
   end)
 
-  if core.HAVE_INTEGER == 0 then
+  if not core.HAVE_INTEGER then
     describe("without an integer subtype", function()
       it("decodes an integer above 2^53 to the nearest double, ties to even", function()
         assert.equal(TWO53, bulksync.decode("9007199254740993"))
