@@ -417,3 +417,78 @@ describe("the same table gives the same bytes", function()
     assert.equal(out1, out3)
   end)
 end)
+
+describe("a response with two different Content-Length headers", function()
+  local ID = "0b4a6ad1-6a2b-4d8e-9a3f-2f1d2c3b4a51"
+  local DATA = '{"data":{"id":"' .. ID .. '"}}'
+
+  local function start(steps)
+    local srv = raw.start(steps)
+    finally(function() srv:stop() end)
+    return srv
+  end
+
+  local function two_lengths(a, b, body)
+    return { send = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. a ..
+                    "\r\nContent-Length: " .. b .. "\r\n\r\n" .. body, close = true }
+  end
+
+  it("is a TransportError from core.http", function()
+    local srv = start { two_lengths(#DATA, #DATA - 10, DATA), two_lengths(#DATA - 10, #DATA, DATA) }
+    local h = core.http {}
+    finally(function() h:close() end)
+    for _ = 1, 2 do
+      local status, kind, message = h:perform("GET", srv.url .. "/x")
+      assert.is_nil(status)
+      assert.equal("TransportError", kind)
+      assert.equal("the response had conflicting Content-Length headers", message)
+    end
+  end)
+
+  it("is a TransportError from one list header that disagrees with itself", function()
+    local srv = start { { send = "HTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. ", 3\r\n\r\n" .. DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    local status, kind, message = h:perform("GET", srv.url .. "/x")
+    assert.is_nil(status)
+    assert.equal("TransportError", kind)
+    assert.truthy(message:find("conflicting Content-Length", 1, true))
+  end)
+
+  it("is a TransportError in perform_many, and the other requests still succeed", function()
+    local srv = start { two_lengths(#DATA, #DATA + 5, DATA),
+                        { status = 200, body = DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    local results = h:perform_many({ { method = "GET", url = srv.url .. "/a" },
+                                     { method = "GET", url = srv.url .. "/b" } }, 1)
+    assert.equal("TransportError", results[1].kind)
+    assert.equal("the response had conflicting Content-Length headers", results[1].message)
+    assert.equal(200, results[2].status)
+    assert.equal(DATA, results[2].body)
+  end)
+
+  it("is a TransportError through bulksync.new with the curl transport", function()
+    local srv = start { two_lengths(#DATA, 2, DATA) }
+    local c = bulksync.new { api_key = "k", base_url = srv.url, transport = "curl", retries = 0 }
+    finally(function() c:close() end)
+    local ok, err = pcall(c.get, c, ID)
+    assert.is_false(ok)
+    assert.equal("TransportError", err.kind)
+    assert.truthy(err.message:find("conflicting Content-Length", 1, true))
+  end)
+
+  it("is accepted when the same value is repeated", function()
+    local srv = start { two_lengths(#DATA, #DATA, DATA),
+                        { send = "HTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. ", " .. #DATA .. "\r\n\r\n" .. DATA, close = true },
+                        -- an interim response's length does not count
+                        { send = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. "\r\n\r\n" .. DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    for _ = 1, 3 do
+      local status, headers, text = h:perform("GET", srv.url .. "/x")
+      assert.equal(200, status, tostring(headers))
+      assert.equal(DATA, text)
+    end
+  end)
+end)

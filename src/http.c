@@ -131,6 +131,11 @@ typedef struct bs_xfer {           /* one per transfer in flight */
     struct curl_slist *headers;          /* the client's static list (not owned) */
     struct curl_slist *request_headers;  /* static + extra lines for one request (owned) */
     sink               body, head;
+    /* Content-Length of the response being read: RFC 9112 section 6.3
+     * says differing values make the framing unknowable; libcurl takes the
+     * last one, so the header callback refuses the response instead. */
+    curl_off_t         content_length;   /* -1: none seen yet */
+    int                length_conflict;
     char               error[CURL_ERROR_SIZE];
 } bs_xfer;
 
@@ -152,14 +157,58 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return sink_add(&x->body, p, len) ? len : 0;
 }
 
+/* True when the header line at p names Content-Length and one of its
+ * values (a list "5, 5" is allowed when they agree) differs from the one
+ * seen before in this response. A value that is not a number is left to
+ * libcurl, which refuses it. */
+static int length_conflicts(bs_xfer *x, const char *p, size_t len)
+{
+    static const char name[] = "content-length:";
+    size_t i, k = sizeof name - 1;
+    if (len < k)
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[i])
+            return 0;
+    }
+    while (i < len) {
+        curl_off_t v = 0;
+        size_t digits = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            if (++digits > 18)
+                return 0;                   /* absurd: libcurl refuses it */
+            v = v * 10 + (p[i++] - '0');
+        }
+        while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+            i++;
+        if (digits == 0 || (i < len && p[i] != ','))
+            return 0;
+        if (x->content_length >= 0 && x->content_length != v)
+            return 1;
+        x->content_length = v;
+        i++;                                /* past the comma */
+    }
+    return 0;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     bs_xfer *x = (bs_xfer *)ud;
     size_t len = size * n;
     /* A status line starts a new response (after a 1xx, or a proxy's
      * CONNECT reply): only the final response's headers are kept. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         x->head.len = 0;
+        x->content_length = -1;
+    } else if (length_conflicts(x, p, len)) {
+        x->length_conflict = 1;
+        return 0;                           /* aborts the transfer */
+    }
     return sink_add(&x->head, p, len) ? len : 0;
 }
 
@@ -217,6 +266,8 @@ static CURLcode xfer_prepare(bs_xfer *x, const bs_request *r)
     int native = strcmp(r->method, "GET") == 0 || (r->fields && strcmp(r->method, "POST") == 0);
 
     x->error[0] = '\0';
+    x->content_length = -1;
+    x->length_conflict = 0;
     sink_reset(&x->body);
     sink_reset(&x->head);
     SETOPT(x, CURLOPT_URL, r->url);
@@ -348,7 +399,9 @@ static int xfer_push_result(lua_State *L, bs_xfer *x, CURLcode rc)
         char msg[CURL_ERROR_SIZE + 64];
         lua_pushnil(L);
         lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "TimeoutError" : "TransportError");
-        if (x->body.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+        if (x->length_conflict)
+            snprintf(msg, sizeof msg, "the response had conflicting Content-Length headers");
+        else if (x->body.overflow || rc == CURLE_FILESIZE_EXCEEDED)
             snprintf(msg, sizeof msg, "response larger than max_response_size (%lu bytes)",
                      (unsigned long)x->body.limit);
         else if (x->head.overflow)
@@ -864,6 +917,7 @@ static void slot_fail(bs_slot *s, int index, CURLcode rc, const char *msg)
 {
     sink_reset(&s->x.body);
     sink_reset(&s->x.head);
+    s->x.length_conflict = 0;
     s->x.error[0] = '\0';
     if (msg)
         snprintf(s->x.error, sizeof s->x.error, "%s", msg);
