@@ -492,3 +492,69 @@ describe("a response with two different Content-Length headers", function()
     end
   end)
 end)
+
+describe("perform_many with a callback", function()
+  local SIZE = 64 * 1024
+
+  local function start()
+    -- Every request gets a SIZE-byte body on a kept-alive connection.
+    local srv = raw.start({}, { default = { status = 200, body_size = SIZE } })
+    finally(function() srv:stop() end)
+    return srv
+  end
+
+  it("keeps no response alive after its callback returned", function()
+    local srv = start()
+    local h = core.http {}
+    finally(function() h:close() end)
+    local reqs = {}
+    for i = 1, 24 do reqs[i] = { method = "GET", url = srv.url .. "/r" .. i } end
+    local seen = setmetatable({}, { __mode = "v" })   -- every result handed out, weakly
+    local calls, most_alive = 0, 0
+    local results = h:perform_many(reqs, 3, function(i, r)
+      calls = calls + 1
+      assert.equal(SIZE, #r.body)
+      -- Every earlier result was dropped by its callback: after a full
+      -- collection none of them may still be alive.
+      collectgarbage()
+      collectgarbage()
+      local alive = 0
+      for j in pairs(seen) do if j ~= i then alive = alive + 1 end end
+      if alive > most_alive then most_alive = alive end
+      seen[i] = r
+    end)
+    assert.equal(24, calls)
+    assert.equal(0, most_alive)
+    -- The list returned still says how each request went.
+    for i = 1, 24 do
+      assert.same({ status = 200 }, results[i])
+    end
+  end)
+
+  it("still returns whole results without a callback", function()
+    local srv = start()
+    local h = core.http {}
+    finally(function() h:close() end)
+    local results = h:perform_many({ { method = "GET", url = srv.url .. "/a" },
+                                     { method = "GET", url = srv.url .. "/b" } }, 2)
+    for i = 1, 2 do
+      assert.equal(200, results[i].status)
+      assert.equal(SIZE, #results[i].body)
+      assert.is_table(results[i].headers)
+    end
+  end)
+
+  it("reports failures in the list returned as well", function()
+    local h = core.http { connect_timeout = 1 }
+    finally(function() h:close() end)
+    local port = require "spec.support.ports"()
+    local got
+    local results = h:perform_many({ { method = "GET", url = "http://127.0.0.1:" .. port .. "/" } }, 1,
+      function(_, r) got = r end)
+    assert.equal("TransportError", got.kind)
+    assert.equal(got.kind, results[1].kind)
+    assert.equal(got.message, results[1].message)
+    assert.equal(got.curl_code, results[1].curl_code)
+    assert.is_nil(results[1].status)
+  end)
+end)

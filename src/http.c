@@ -14,7 +14,9 @@
  * perform_many runs a list of { method=, url=, body=, extra_lines= } through
  * a curl multi handle, at most `concurrency` at a time, and returns the
  * results in input order: { status=, headers=, body= } or { kind=, message=,
- * curl_code= }. The multi handle and a pool of transfer slots (one easy
+ * curl_code= }. With a callback, which gets those whole results, the list
+ * returned holds only each outcome ({ status= } or the error fields): the
+ * response bodies are not kept past their callback. The multi handle and a pool of transfer slots (one easy
  * handle each) live in the userdata and are reused across calls; the multi
  * handle's connection cache lets any slot reuse any idle connection.
  * callback(index, result) runs (protected) as each transfer ends, always
@@ -996,6 +998,19 @@ static void push_result_table(lua_State *L, bs_xfer *x, CURLcode rc)
     lua_settop(L, top + 1);
 }
 
+/* Pushes the outcome of the result table at idx: the same table without
+ * its body and headers ({ status = } or { kind =, message =, curl_code = }). */
+static void push_outcome(lua_State *L, int idx)
+{
+    static const char *const keep[] = { "status", "kind", "message", "curl_code", NULL };
+    const char *const *k;
+    lua_createtable(L, 0, 3);
+    for (k = keep; *k; k++) {
+        lua_getfield(L, idx, *k);
+        lua_setfield(L, -2, *k);
+    }
+}
+
 /* Creates the multi handle and enough slots for n transfers; 0 if out of
  * memory or curl refuses. Everything made is owned by h at once. */
 static int many_reserve(bs_http *h, int n)
@@ -1106,14 +1121,24 @@ static int many_run(lua_State *L)
             push_result_table(L, &s->x, s->rc);
             s->done = 0;
             s->index = 0;
-            lua_rawseti(L, RESULTS, index);
+            lua_pushnil(L);             /* curl is done with the request body */
+            lua_rawseti(L, ANCHOR, index);
             finished++;
-            if (!lua_isnil(L, CALLBACK)) {
-                lua_pushvalue(L, CALLBACK);
-                lua_pushinteger(L, (lua_Integer)index);
-                lua_rawgeti(L, RESULTS, index);
-                lua_call(L, 2, 0);
+            if (lua_isnil(L, CALLBACK)) {
+                lua_rawseti(L, RESULTS, index);
+                continue;
             }
+            /* The callback gets the whole result and the results list only
+             * its outcome: nothing here keeps a response body alive once
+             * the callback is done with it, so a large batch holds at most
+             * what the callback keeps. */
+            push_outcome(L, lua_gettop(L));
+            lua_rawseti(L, RESULTS, index);
+            lua_pushvalue(L, CALLBACK);
+            lua_pushinteger(L, (lua_Integer)index);
+            lua_pushvalue(L, -3);
+            lua_call(L, 2, 0);
+            lua_pop(L, 1);
         }
         if (finished)
             continue;                   /* start the next ones before waiting */
