@@ -84,6 +84,87 @@ void bs_report(bs_ctx *c, const char *fmt, ...)
     lua_rawseti(L, c->problems, (int)bs_rawlen(L, c->problems) + 1);
 }
 
+/* ===================== limits ===================== */
+
+void bs_limits_default(bs_ctx *c)
+{
+    c->max_values = (size_t)BS_DEFAULT_MAX_VALUES;
+    c->max_bytes = (size_t)BS_DEFAULT_MAX_BYTES;
+    c->nvalues = 0;
+    c->next_check = 1;   /* the first value sets the real one */
+    c->halted = 0;
+    c->limit_reported = 0;
+}
+
+/* A size_t can hold the ceiling on 64-bit hosts; a 32-bit one gets less. */
+static double ceiling(double want)
+{
+    double most = (double)((size_t)-1 / 4);
+    return want < most ? want : most;
+}
+
+static size_t read_limit(lua_State *L, int idx, const char *name, size_t def, double hi)
+{
+    double v;
+    lua_getfield(L, idx, name);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
+    lua_pop(L, 1);
+    if (!(v >= 1 && v <= hi) || v != (double)(size_t)v) {
+        lua_pushfstring(L, "limits.%s must be a whole number from 1 to %f", name, (lua_Number)hi);
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    }
+    return (size_t)v;
+}
+
+void bs_limits_read(lua_State *L, int idx, bs_ctx *c)
+{
+    if (lua_isnoneornil(L, idx))
+        return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        lua_pop(L, 1);
+        /* The key is not echoed: it is the caller's text, maybe anything. */
+        if (strcmp(k, "max_values") != 0 && strcmp(k, "max_bytes") != 0)
+            luaL_argerror(L, idx, "limits may only hold max_values and max_bytes");
+    }
+    c->max_values = read_limit(L, idx, "max_values", c->max_values, ceiling(BS_CEILING_MAX_VALUES));
+    c->max_bytes = read_limit(L, idx, "max_bytes", c->max_bytes, ceiling(BS_CEILING_MAX_BYTES));
+}
+
+int bs_limit_reached(bs_ctx *c, size_t extra)
+{
+    if (c->halted)
+        return 1;
+    if (c->nvalues > c->max_values)
+        c->halted = BS_LIMIT_VALUES;
+    else if (c->out && (c->out->len > c->max_bytes || extra > c->max_bytes - c->out->len))
+        c->halted = BS_LIMIT_BYTES;
+    if (c->halted) {
+        c->next_check = 0;   /* every later visit comes here and stops */
+        return 1;
+    }
+    c->next_check = c->max_values - c->nvalues < BS_CHECK_EVERY
+                  ? c->max_values + 1 : c->nvalues + BS_CHECK_EVERY;
+    return 0;
+}
+
+const char *bs_limit_text(bs_ctx *c, char *buf, size_t size)
+{
+    if (c->halted == BS_LIMIT_BYTES)
+        snprintf(buf, size, "body is too large: more than %lu bytes of JSON (raise with max_bytes)",
+                 (unsigned long)c->max_bytes);
+    else
+        snprintf(buf, size, "body is too large: more than %lu values visited (raise with max_values)",
+                 (unsigned long)c->max_values);
+    return buf;
+}
+
 int bs_is_array_marked(lua_State *L, int idx)
 {
     int marked;
@@ -96,8 +177,9 @@ int bs_is_array_marked(lua_State *L, int idx)
 }
 
 /* ===================== encode / validate =====================
- * core.encode(body, version, strict) -> json | nil, problems
- * core.validate(body, version, strict) -> true | nil, problems
+ * core.encode(body, version, strict, limits) -> json | nil, problems, count
+ * core.validate(body, version, strict, limits) -> true | nil, problems, count
+ * limits: nil or { max_values = n, max_bytes = n } (see core.LIMITS)
  * One scratch buffer per Lua state (upvalue 1) is reused between calls, so
  * encoding a body allocates nothing once the buffer has grown. */
 
@@ -117,8 +199,10 @@ static int walk_body(lua_State *L, int want_json)
     int strict = lua_toboolean(L, 3);
     bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
 
-    lua_settop(L, 3);
+    lua_settop(L, 4);
     memset(&c, 0, sizeof c);
+    bs_limits_default(&c);
+    bs_limits_read(L, 4, &c);
     c.L = L;
     c.strict = strict;
     c.out = want_json ? out : NULL;
@@ -147,15 +231,17 @@ static int walk_body(lua_State *L, int want_json)
 static int core_encode(lua_State *L)   { return walk_body(L, 1); }
 static int core_validate(lua_State *L) { return walk_body(L, 0); }
 
-/* core.encode_value(v) -> json | nil, problems: any value, no schema. */
+/* core.encode_value(v, limits) -> json | nil, problems: any value, no schema. */
 static int core_encode_value(lua_State *L)
 {
     bs_ctx c;
     bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
 
     luaL_checkany(L, 1);
-    lua_settop(L, 1);
+    lua_settop(L, 2);
     memset(&c, 0, sizeof c);
+    bs_limits_default(&c);
+    bs_limits_read(L, 2, &c);
     c.L = L;
     c.out = out;
     lua_pushnil(L);                      /* problems: made by the first report */
@@ -280,6 +366,20 @@ int luaopen_bulksync_core(lua_State *L)
         lua_rawseti(L, -2, i);
     }
     lua_setfield(L, -2, "API_VERSIONS");
+
+    /* core.LIMITS: the defaults, and the ceilings a call may raise them to. */
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)BS_DEFAULT_MAX_VALUES);
+    lua_setfield(L, -2, "max_values");
+    lua_pushinteger(L, (lua_Integer)BS_DEFAULT_MAX_BYTES);
+    lua_setfield(L, -2, "max_bytes");
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)ceiling(BS_CEILING_MAX_VALUES));
+    lua_setfield(L, -2, "max_values");
+    lua_pushinteger(L, (lua_Integer)ceiling(BS_CEILING_MAX_BYTES));
+    lua_setfield(L, -2, "max_bytes");
+    lua_setfield(L, -2, "ceiling");
+    lua_setfield(L, -2, "LIMITS");
 
     lua_pushliteral(L, BS_MODULE_VERSION);
     lua_setfield(L, -2, "_VERSION");

@@ -186,3 +186,375 @@ describe("a secret pasted into a body", function()
     assert.falsy(tostring(err2):find(KEY, 1, true))
   end)
 end)
+
+describe("the work one body may cost", function()
+  -- 41 tables, but each level's two keys share the next level: a walk of
+  -- 2^40 values.
+  local function shared(levels)
+    local t = {}
+    for _ = 1, levels do t = { a = t, b = t } end
+    return t
+  end
+
+  it("exports its defaults and ceilings as core.LIMITS", function()
+    assert.is_table(core.LIMITS)
+    assert.is_number(core.LIMITS.max_values)
+    assert.is_number(core.LIMITS.max_bytes)
+    assert.truthy(core.LIMITS.max_values >= 1000000)
+    assert.truthy(core.LIMITS.max_bytes >= 16 * 1024 * 1024)
+    assert.truthy(core.LIMITS.ceiling.max_values > core.LIMITS.max_values)
+    assert.truthy(core.LIMITS.ceiling.max_bytes > core.LIMITS.max_bytes)
+  end)
+
+  it("ends bulksync.validate and core.encode of a 2^40-value body with a problem", function()
+    -- In a child process: before the limit existed this never returned,
+    -- and the guard there turns that into a failure instead of a hang.
+    local ok, out = child.run([[
+      local core = require "bulksync.core"
+      local bulksync = require "bulksync"
+      local t = {}
+      for _ = 1, 40 do t = { a = t, b = t } end
+      local body = {
+        default_schedule = { frequency = "daily" }, destination_configuration = t,
+        destination_connection_id = "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5b", mode = "replicate",
+        name = "n", source_connection_id = "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5b" }
+      local ok, err = bulksync.validate(body)
+      assert(ok == false and err.kind == "ValidationError")
+      io.write("validate\t", err.errors[1].path, "\t", err.errors[1].problem, "\n")
+      local json, problems = core.encode(body, "2025-09-18")
+      assert(json == nil)
+      io.write("encode\t", problems[1].path, "\t", problems[1].problem, "\n")
+      local json2, problems2 = core.encode_value(t)
+      assert(json2 == nil)
+      io.write("value\t", problems2[1].path, "\t", problems2[1].problem, "\n")
+    ]], { seconds = 60 })
+    assert.is_true(ok, out)
+    local want = ("body is too large: more than %d values visited (raise with max_values)"):format(core.LIMITS.max_values)
+    assert.truthy(out:find("validate\tdestination_configuration\t" .. want .. "\n", 1, true), out)
+    assert.truthy(out:find("encode\tdestination_configuration\t" .. want .. "\n", 1, true), out)
+    -- Without a schema the path is where the limit was passed.
+    assert.truthy(out:find("value\t[ab.]*\t" .. want:gsub("%p", "%%%0") .. "\n"), out)
+  end)
+
+  it("takes a lower or higher max_values per call", function()
+    local b = body_2025()
+    b.destination_configuration = shared(12)   -- 8190 values
+    local ok, problems, count = core.validate(b, V25, false, { max_values = 1000 })
+    assert.is_nil(ok)
+    assert.equal(1, count)
+    assert.equal("destination_configuration", problems[1].path)
+    assert.equal("body is too large: more than 1000 values visited (raise with max_values)", problems[1].problem)
+    assert.is_true(core.validate(b, V25, false, { max_values = 100000 }))
+    assert.is_true(core.validate(b, V25))
+    assert.is_string(core.encode(b, V25, false, { max_values = 100000 }))
+  end)
+
+  it("counts the declared fields and list items too", function()
+    local b = body_2025()
+    b.schemas = {}
+    for i = 1, 500 do b.schemas[i] = "s" .. i end
+    local _, problems = core.validate(b, V25, false, { max_values = 100 })
+    assert.equal("body is too large: more than 100 values visited (raise with max_values)", problems[1].problem)
+    assert.truthy(problems[1].path:find("^schemas%[%d+%]$"), problems[1].path)
+    assert.is_true(core.validate(b, V25, false, { max_values = 1000 }))
+  end)
+
+  it("stops encoding at max_bytes, also for one long string or key", function()
+    local b = body_2025()
+    b.destination_configuration = shared(16)
+    local json, problems = core.encode(b, V25, false, { max_values = 1e9, max_bytes = 100000 })
+    assert.is_nil(json)
+    assert.equal(1, #problems)
+    assert.equal("destination_configuration", problems[1].path)
+    assert.equal("body is too large: more than 100000 bytes of JSON (raise with max_bytes)", problems[1].problem)
+
+    local long = string.rep("x", 5000)
+    b = body_2025()
+    b.name = long
+    _, problems = core.encode(b, V25, false, { max_bytes = 4096 })
+    assert.equal("name", problems[1].path)
+    assert.truthy(problems[1].problem:find("more than 4096 bytes", 1, true))
+    b.name = "n"
+    b.destination_configuration = { [long] = true }
+    _, problems = core.encode(b, V25, false, { max_bytes = 4096 })
+    assert.equal("destination_configuration", problems[1].path)
+    assert.truthy(problems[1].problem:find("more than 4096 bytes", 1, true))
+    -- The same body fits the defaults.
+    assert.is_string(core.encode(b, V25))
+    assert.is_string(core.encode_value({ long, long }, { max_bytes = 20000 }))
+    assert.is_nil(core.encode_value({ long, long }, { max_bytes = 9000 }))
+  end)
+
+  it("refuses limits it cannot use", function()
+    local b = body_2025()
+    for _, bad in ipairs { { max_values = 0 }, { max_values = 1.5 }, { max_values = "10" },
+                           { max_bytes = -1 }, { max_bytes = core.LIMITS.ceiling.max_bytes * 2 },
+                           { max_value = 10 }, { [1] = 10 }, "10" } do
+      assert.has_error(function() core.validate(b, V25, false, bad) end)
+      assert.has_error(function() core.encode(b, V25, false, bad) end)
+    end
+    assert.has_error(function() core.encode_value({}, { max_bytes = 0 }) end)
+    local ok, err = pcall(core.validate, b, V25, false, { ["sk_live_secret"] = 1 })
+    assert.is_false(ok)
+    assert.falsy(tostring(err):find("sk_live_secret", 1, true))
+    assert.is_true(core.validate(b, V25, false, { max_values = core.LIMITS.ceiling.max_values }))
+  end)
+
+  it("lets a 3,000-schema body through with the defaults", function()
+    local b = body_2025()
+    b.destination_configuration = { schema = "ANALYTICS", advanced = { warehouse = "LOAD_WH", batch_size = 5000 } }
+    b.schemas = {}
+    local columns = { "id", "created_at", "updated_at", "email", "status", "amount", "region", "notes" }
+    for i = 1, 3000 do
+      local fields = {}
+      for f = 1, 10 do
+        local col = columns[(f - 1) % #columns + 1]
+        fields[f] = f % 3 == 0 and { id = col, enabled = true, obfuscate = false } or col
+      end
+      b.schemas[i] = { id = ("public.table_%04d"):format(i), enabled = true, tracking_field = "updated_at",
+        fields = fields, filters = { { field_id = "status", ["function"] = "StringOneOf", value = { "a", "b" } } } }
+    end
+    assert.is_true(core.validate(b, V25))
+    local json = assert(core.encode(b, V25))
+    assert.truthy(#json > 1000000)
+  end)
+end)
+
+describe("the same table gives the same bytes", function()
+  local function keys_in_order(json, pattern)
+    local out = {}
+    for k in json:gmatch(pattern) do out[#out + 1] = k end
+    return out
+  end
+
+  local function is_sorted(list)
+    for i = 2, #list do
+      if not (list[i - 1] < list[i]) then return false end
+    end
+    return true
+  end
+
+  it("writes a free-form map's keys in bytewise order, at any depth", function()
+    local map, nested, filter_value = {}, {}, {}
+    for i = 300, 1, -1 do
+      map["k" .. i] = i
+      nested["n" .. i] = { ["z" .. i] = true, ["a" .. i] = false }
+      filter_value["v" .. i] = i
+    end
+    map.nested = nested
+    local b = body_2025()
+    b.destination_configuration = map
+    b.source_configuration = { Zeta = 1, alpha = 2, ["\xc3\xa9t\xc3\xa9"] = 3, [""] = 4, Alpha = 5, ["alpha\0"] = 6 }
+    b.schemas = { { id = "s", filters = { { ["function"] = "Equality", value = filter_value } } } }
+    local json = assert(core.encode(b, V25))
+    local ks = keys_in_order(json, '"(k%d+)":')
+    assert.equal(300, #ks)
+    assert.is_true(is_sorted(ks))
+    assert.is_true(is_sorted(keys_in_order(json, '"(n%d+)":')))
+    assert.is_true(is_sorted(keys_in_order(json, '"(v%d+)":')))
+    assert.truthy(json:find('{"a1":false,"z1":true}', 1, true))
+    assert.truthy(json:find('"source_configuration":{"":4,"Alpha":5,"Zeta":1,"alpha":2,"alpha\\u0000":6,"\xc3\xa9t\xc3\xa9":3}', 1, true))
+    -- core.encode_value sorts as well.
+    assert.equal('{"a":{"x":1,"y":2},"b":[1,2],"c":true}', core.encode_value({ c = true, b = { 1, 2 }, a = { y = 2, x = 1 } }))
+  end)
+
+  it("writes declared fields in the schema's order", function()
+    local b = body_2025()
+    b.active = true
+    b.automatically_add_new_fields = "all"
+    b.automatically_add_new_objects = "none"
+    b.concurrency_limit = 2
+    b.data_cutoff_timestamp = "2024-01-01T00:00:00Z"
+    b.disable_record_timestamps = false
+    b.normalize_names = "enabled"
+    b.policies = { UUID1 }
+    b.resync_concurrency_limit = 1
+    b.source_configuration = { x = 1 }
+    b.schemas = { { id = "s", enabled = true, tracking_field = "t", partition_key = "p",
+                    disable_data_cutoff = false, fields = { "f" } } }
+    local json = assert(core.encode(b, V25))
+    local top = {}
+    for _, f in ipairs(core.schema(V25).fields) do
+      local at = json:find('"' .. f.name .. '":', 1, true)
+      if at then top[#top + 1] = at end
+    end
+    assert.equal(17, #top)
+    for i = 2, #top do assert.truthy(top[i - 1] < top[i], json) end
+    assert.truthy(json:find('"default_schedule":{"frequency":"daily","hour":"05","minute":"30"}', 1, true), json)
+    assert.truthy(json:find('{"id":"s","enabled":true,"disable_data_cutoff":false,"partition_key":"p","tracking_field":"t","fields":["f"]}', 1, true), json)
+  end)
+
+  it("gives the same bytes in two processes, whatever the insertion order", function()
+    local code = [[
+      local core = require "bulksync.core"
+      local order = ...
+      local n = 400
+      local function map(depth)
+        local t = {}
+        local from, to, step = 1, n, 1
+        if order == "reverse" then from, to, step = n, 1, -1 end
+        for i = from, to, step do
+          local k = ("key%03d"):format(i)
+          t[k] = depth > 0 and i % 40 == 0 and map(depth - 1) or i
+        end
+        return t
+      end
+      local body = {
+        default_schedule = { frequency = "daily", hour = "05" }, destination_configuration = map(1),
+        destination_connection_id = "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5b", mode = "replicate",
+        name = "n", source_connection_id = "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5b",
+        source_configuration = map(0), active = true, policies = { "0b2f6a3e-7c1d-4e5f-8a9b-0c1d2e3f4a5b" } }
+      io.write(assert(core.encode(body, "2025-09-18")))
+    ]]
+    local ok1, out1 = child.run(code, { args = { "forward" } })
+    local ok2, out2 = child.run(code, { args = { "reverse" } })
+    local ok3, out3 = child.run(code, { args = { "forward" } })
+    assert.is_true(ok1, out1)
+    assert.is_true(ok2, out2)
+    assert.is_true(ok3, out3)
+    assert.truthy(#out1 > 5000)
+    assert.equal(out1, out2)
+    assert.equal(out1, out3)
+  end)
+end)
+
+describe("a response with two different Content-Length headers", function()
+  local ID = "0b4a6ad1-6a2b-4d8e-9a3f-2f1d2c3b4a51"
+  local DATA = '{"data":{"id":"' .. ID .. '"}}'
+
+  local function start(steps)
+    local srv = raw.start(steps)
+    finally(function() srv:stop() end)
+    return srv
+  end
+
+  local function two_lengths(a, b, body)
+    return { send = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. a ..
+                    "\r\nContent-Length: " .. b .. "\r\n\r\n" .. body, close = true }
+  end
+
+  it("is a TransportError from core.http", function()
+    local srv = start { two_lengths(#DATA, #DATA - 10, DATA), two_lengths(#DATA - 10, #DATA, DATA) }
+    local h = core.http {}
+    finally(function() h:close() end)
+    for _ = 1, 2 do
+      local status, kind, message = h:perform("GET", srv.url .. "/x")
+      assert.is_nil(status)
+      assert.equal("TransportError", kind)
+      assert.equal("the response had conflicting Content-Length headers", message)
+    end
+  end)
+
+  it("is a TransportError from one list header that disagrees with itself", function()
+    local srv = start { { send = "HTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. ", 3\r\n\r\n" .. DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    local status, kind, message = h:perform("GET", srv.url .. "/x")
+    assert.is_nil(status)
+    assert.equal("TransportError", kind)
+    assert.truthy(message:find("conflicting Content-Length", 1, true))
+  end)
+
+  it("is a TransportError in perform_many, and the other requests still succeed", function()
+    local srv = start { two_lengths(#DATA, #DATA + 5, DATA),
+                        { status = 200, body = DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    local results = h:perform_many({ { method = "GET", url = srv.url .. "/a" },
+                                     { method = "GET", url = srv.url .. "/b" } }, 1)
+    assert.equal("TransportError", results[1].kind)
+    assert.equal("the response had conflicting Content-Length headers", results[1].message)
+    assert.equal(200, results[2].status)
+    assert.equal(DATA, results[2].body)
+  end)
+
+  it("is a TransportError through bulksync.new with the curl transport", function()
+    local srv = start { two_lengths(#DATA, 2, DATA) }
+    local c = bulksync.new { api_key = "k", base_url = srv.url, transport = "curl", retries = 0 }
+    finally(function() c:close() end)
+    local ok, err = pcall(c.get, c, ID)
+    assert.is_false(ok)
+    assert.equal("TransportError", err.kind)
+    assert.truthy(err.message:find("conflicting Content-Length", 1, true))
+  end)
+
+  it("is accepted when the same value is repeated", function()
+    local srv = start { two_lengths(#DATA, #DATA, DATA),
+                        { send = "HTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. ", " .. #DATA .. "\r\n\r\n" .. DATA, close = true },
+                        -- an interim response's length does not count
+                        { send = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. "\r\n\r\n" .. DATA, close = true } }
+    local h = core.http {}
+    finally(function() h:close() end)
+    for _ = 1, 3 do
+      local status, headers, text = h:perform("GET", srv.url .. "/x")
+      assert.equal(200, status, tostring(headers))
+      assert.equal(DATA, text)
+    end
+  end)
+end)
+
+describe("perform_many with a callback", function()
+  local SIZE = 64 * 1024
+
+  local function start()
+    -- Every request gets a SIZE-byte body on a kept-alive connection.
+    local srv = raw.start({}, { default = { status = 200, body_size = SIZE } })
+    finally(function() srv:stop() end)
+    return srv
+  end
+
+  it("keeps no response alive after its callback returned", function()
+    local srv = start()
+    local h = core.http {}
+    finally(function() h:close() end)
+    local reqs = {}
+    for i = 1, 24 do reqs[i] = { method = "GET", url = srv.url .. "/r" .. i } end
+    local seen = setmetatable({}, { __mode = "v" })   -- every result handed out, weakly
+    local calls, most_alive = 0, 0
+    local results = h:perform_many(reqs, 3, function(i, r)
+      calls = calls + 1
+      assert.equal(SIZE, #r.body)
+      -- Every earlier result was dropped by its callback: after a full
+      -- collection none of them may still be alive.
+      collectgarbage()
+      collectgarbage()
+      local alive = 0
+      for j in pairs(seen) do if j ~= i then alive = alive + 1 end end
+      if alive > most_alive then most_alive = alive end
+      seen[i] = r
+    end)
+    assert.equal(24, calls)
+    assert.equal(0, most_alive)
+    -- The list returned still says how each request went.
+    for i = 1, 24 do
+      assert.same({ status = 200 }, results[i])
+    end
+  end)
+
+  it("still returns whole results without a callback", function()
+    local srv = start()
+    local h = core.http {}
+    finally(function() h:close() end)
+    local results = h:perform_many({ { method = "GET", url = srv.url .. "/a" },
+                                     { method = "GET", url = srv.url .. "/b" } }, 2)
+    for i = 1, 2 do
+      assert.equal(200, results[i].status)
+      assert.equal(SIZE, #results[i].body)
+      assert.is_table(results[i].headers)
+    end
+  end)
+
+  it("reports failures in the list returned as well", function()
+    local h = core.http { connect_timeout = 1 }
+    finally(function() h:close() end)
+    local port = require "spec.support.ports"()
+    local got
+    local results = h:perform_many({ { method = "GET", url = "http://127.0.0.1:" .. port .. "/" } }, 1,
+      function(_, r) got = r end)
+    assert.equal("TransportError", got.kind)
+    assert.equal(got.kind, results[1].kind)
+    assert.equal(got.message, results[1].message)
+    assert.equal(got.curl_code, results[1].curl_code)
+    assert.is_nil(results[1].status)
+  end)
+end)

@@ -18,6 +18,20 @@
 #define BS_PATH_MAX         256    /* longest field path kept for messages */
 #define BS_MAX_PROBLEMS     100    /* problems reported before validation stops */
 
+/* The work one body may cost. A table may be reused (shared) anywhere in a
+ * body, so a few dozen small tables can stand for 2^40 values: the walk is
+ * bounded by values visited and bytes written, not by the tables' size.
+ * The defaults are far above any real sync (the 3,000-schema benchmark body
+ * is about 78,000 values and 1.1 MB) and still stop a hostile one within
+ * milliseconds; a call can raise them up to the ceilings. */
+#define BS_DEFAULT_MAX_VALUES   2000000.0
+#define BS_DEFAULT_MAX_BYTES    (64.0 * 1024 * 1024)
+#define BS_CEILING_MAX_VALUES   1000000000.0
+#define BS_CEILING_MAX_BYTES    (4.0 * 1024 * 1024 * 1024)
+#define BS_CHECK_EVERY          256    /* values between two looks at the output size */
+#define BS_CHECK_BYTES          4096   /* a string this long is looked at on its own */
+#define BS_OPEN_SLOTS           128    /* power of two, twice BS_MAX_DEPTH */
+
 /* Registry keys. */
 #define BS_ARRAY_MT         "bulksync.array"   /* marks a table as a JSON array */
 #define BS_BUF_MT           "bulksync.buffer"
@@ -50,6 +64,16 @@ typedef struct bs_ctx {
     int        nproblems;
     int        depth;
     int        strict;     /* also report every omitted optional field */
+    /* Limits (see BS_DEFAULT_MAX_VALUES): each value visited counts one;
+     * the output size is looked at when the count reaches next_check and
+     * for every long string. */
+    size_t     nvalues, next_check, max_values, max_bytes;
+    int        halted;     /* 0, or which limit stopped the walk (BS_LIMIT_*) */
+    int        limit_reported;
+    /* The free-form tables being walked (at most BS_MAX_DEPTH), by address:
+     * a hash set with linear probing, emptied in the order it was filled,
+     * so finding a cycle costs one probe, not a look at every ancestor. */
+    const void *open_tables[BS_OPEN_SLOTS];
     size_t     pathlen;
     char       path[BS_PATH_MAX];
 } bs_ctx;
@@ -59,6 +83,24 @@ typedef struct bs_ctx {
 size_t bs_path_key(bs_ctx *c, const char *key, size_t len);
 size_t bs_path_index(bs_ctx *c, lua_Integer i);
 #define bs_path_restore(c, n) ((c)->pathlen = (n), (c)->path[(n)] = '\0')
+
+enum { BS_LIMIT_VALUES = 1, BS_LIMIT_BYTES = 2 };
+
+/* Sets the limits to their defaults; the walk starts from zero. */
+void bs_limits_default(bs_ctx *c);
+/* Reads an optional { max_values =, max_bytes = } table at idx into c;
+ * raises an argument error for anything else. */
+void bs_limits_read(lua_State *L, int idx, bs_ctx *c);
+/* The slow half of the limit checks: true when the walk must stop (then
+ * c->halted says why). extra: bytes about to be written. */
+int  bs_limit_reached(bs_ctx *c, size_t extra);
+/* The problem text for c->halted. */
+const char *bs_limit_text(bs_ctx *c, char *buf, size_t size);
+/* Counts one value: true when the walk must stop. A counter increment and
+ * a compare on the usual path. */
+#define BS_COUNT(c) (++(c)->nvalues >= (c)->next_check && bs_limit_reached((c), 0))
+/* Before writing a string of n bytes: true when the walk must stop. */
+#define BS_BIG(c, n) ((n) >= BS_CHECK_BYTES && bs_limit_reached((c), (n)))
 
 /* Appends { path = <current path>, problem = <formatted text> }. */
 void bs_report(bs_ctx *c, const char *fmt, ...);

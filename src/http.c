@@ -15,7 +15,9 @@
  * perform_many runs a list of { method=, url=, body=, extra_lines= } through
  * a curl multi handle, at most `concurrency` at a time, and returns the
  * results in input order: { status=, headers=, body= } or { kind=, message=,
- * curl_code= }. The multi handle and a pool of transfer slots (one easy
+ * curl_code= }. With a callback, which gets those whole results, the list
+ * returned holds only each outcome ({ status= } or the error fields): the
+ * response bodies are not kept past their callback. The multi handle and a pool of transfer slots (one easy
  * handle each) live in the userdata and are reused across calls; the multi
  * handle's connection cache lets any slot reuse any idle connection.
  * callback(index, result) runs (protected) as each transfer ends, always
@@ -134,6 +136,11 @@ typedef struct bs_xfer {           /* one per transfer in flight */
     struct curl_slist *headers;          /* the client's static list (not owned) */
     struct curl_slist *request_headers;  /* static + extra lines for one request (owned) */
     sink               body, head;
+    /* Content-Length of the response being read: RFC 9112 section 6.3
+     * says differing values make the framing unknowable; libcurl takes the
+     * last one, so the header callback refuses the response instead. */
+    curl_off_t         content_length;   /* -1: none seen yet */
+    int                length_conflict;
     char               error[CURL_ERROR_SIZE];
 } bs_xfer;
 
@@ -155,14 +162,58 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return sink_add(&x->body, p, len) ? len : 0;
 }
 
+/* True when the header line at p names Content-Length and one of its
+ * values (a list "5, 5" is allowed when they agree) differs from the one
+ * seen before in this response. A value that is not a number is left to
+ * libcurl, which refuses it. */
+static int length_conflicts(bs_xfer *x, const char *p, size_t len)
+{
+    static const char name[] = "content-length:";
+    size_t i, k = sizeof name - 1;
+    if (len < k)
+        return 0;
+    for (i = 0; i < k; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != name[i])
+            return 0;
+    }
+    while (i < len) {
+        curl_off_t v = 0;
+        size_t digits = 0;
+        while (i < len && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (i < len && p[i] >= '0' && p[i] <= '9') {
+            if (++digits > 18)
+                return 0;                   /* absurd: libcurl refuses it */
+            v = v * 10 + (p[i++] - '0');
+        }
+        while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+            i++;
+        if (digits == 0 || (i < len && p[i] != ','))
+            return 0;
+        if (x->content_length >= 0 && x->content_length != v)
+            return 1;
+        x->content_length = v;
+        i++;                                /* past the comma */
+    }
+    return 0;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     bs_xfer *x = (bs_xfer *)ud;
     size_t len = size * n;
     /* A status line starts a new response (after a 1xx, or a proxy's
      * CONNECT reply): only the final response's headers are kept. */
-    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0)
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         x->head.len = 0;
+        x->content_length = -1;
+    } else if (length_conflicts(x, p, len)) {
+        x->length_conflict = 1;
+        return 0;                           /* aborts the transfer */
+    }
     return sink_add(&x->head, p, len) ? len : 0;
 }
 
@@ -224,6 +275,8 @@ static CURLcode xfer_prepare(bs_xfer *x, const bs_request *r)
     int native = strcmp(r->method, "GET") == 0 || (r->fields && strcmp(r->method, "POST") == 0);
 
     x->error[0] = '\0';
+    x->content_length = -1;
+    x->length_conflict = 0;
     sink_reset(&x->body);
     sink_reset(&x->head);
     SETOPT(x, CURLOPT_URL, r->url);
@@ -355,7 +408,9 @@ static int xfer_push_result(lua_State *L, bs_xfer *x, CURLcode rc)
         char msg[CURL_ERROR_SIZE + 64];
         lua_pushnil(L);
         lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "TimeoutError" : "TransportError");
-        if (x->body.overflow || rc == CURLE_FILESIZE_EXCEEDED)
+        if (x->length_conflict)
+            snprintf(msg, sizeof msg, "the response had conflicting Content-Length headers");
+        else if (x->body.overflow || rc == CURLE_FILESIZE_EXCEEDED)
             snprintf(msg, sizeof msg, "response larger than max_response_size (%lu bytes)",
                      (unsigned long)x->body.limit);
         else if (x->head.overflow)
@@ -892,6 +947,7 @@ static void slot_fail(bs_slot *s, int index, CURLcode rc, const char *msg)
 {
     sink_reset(&s->x.body);
     sink_reset(&s->x.head);
+    s->x.length_conflict = 0;
     s->x.error[0] = '\0';
     if (msg)
         snprintf(s->x.error, sizeof s->x.error, "%s", msg);
@@ -968,6 +1024,19 @@ static void push_result_table(lua_State *L, bs_xfer *x, CURLcode rc)
     }
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
+}
+
+/* Pushes the outcome of the result table at idx: the same table without
+ * its body and headers ({ status = } or { kind =, message =, curl_code = }). */
+static void push_outcome(lua_State *L, int idx)
+{
+    static const char *const keep[] = { "status", "kind", "message", "curl_code", NULL };
+    const char *const *k;
+    lua_createtable(L, 0, 3);
+    for (k = keep; *k; k++) {
+        lua_getfield(L, idx, *k);
+        lua_setfield(L, -2, *k);
+    }
 }
 
 /* Creates the multi handle and enough slots for n transfers; 0 if out of
@@ -1080,14 +1149,24 @@ static int many_run(lua_State *L)
             push_result_table(L, &s->x, s->rc);
             s->done = 0;
             s->index = 0;
-            lua_rawseti(L, RESULTS, index);
+            lua_pushnil(L);             /* curl is done with the request body */
+            lua_rawseti(L, ANCHOR, index);
             finished++;
-            if (!lua_isnil(L, CALLBACK)) {
-                lua_pushvalue(L, CALLBACK);
-                lua_pushinteger(L, (lua_Integer)index);
-                lua_rawgeti(L, RESULTS, index);
-                lua_call(L, 2, 0);
+            if (lua_isnil(L, CALLBACK)) {
+                lua_rawseti(L, RESULTS, index);
+                continue;
             }
+            /* The callback gets the whole result and the results list only
+             * its outcome: nothing here keeps a response body alive once
+             * the callback is done with it, so a large batch holds at most
+             * what the callback keeps. */
+            push_outcome(L, lua_gettop(L));
+            lua_rawseti(L, RESULTS, index);
+            lua_pushvalue(L, CALLBACK);
+            lua_pushinteger(L, (lua_Integer)index);
+            lua_pushvalue(L, -3);
+            lua_call(L, 2, 0);
+            lua_pop(L, 1);
         }
         if (finished)
             continue;                   /* start the next ones before waiting */

@@ -412,15 +412,14 @@ int bs_json_number(bs_ctx *c, int idx)
 /* ===================== writing any value =====================
  * A value's path is spelled out only when a problem is reported: the walk
  * keeps a chain of steps (key or index) on the C stack instead, so a long
- * array never formats an index. The same chain lists the tables being
- * walked, which finds cycles without writing to a Lua table per table. */
+ * array never formats an index. Cycles are found in c->open_tables,
+ * without writing to a Lua table per table. */
 
 typedef struct step {
     const struct step *up;      /* the step to the table holding this value */
     const char        *key;     /* string key, or NULL */
     size_t             klen;
     lua_Integer        index;   /* array position when key is NULL; 0: root */
-    const void        *table;   /* the value, once known to be a table */
 } step;
 
 typedef struct walk {
@@ -429,7 +428,7 @@ typedef struct walk {
 } walk;
 
 #define STEP_INIT(s, parent) \
-    ((s).up = (parent), (s).key = NULL, (s).klen = 0, (s).index = 0, (s).table = NULL)
+    ((s).up = (parent), (s).key = NULL, (s).klen = 0, (s).index = 0)
 
 static void path_build(bs_ctx *c, const step *st)
 {
@@ -455,6 +454,16 @@ static void report_at(walk *w, const step *st, const char *fmt, ...)
     path_build(c, st);
     bs_report(c, "%s", msg);
     bs_path_restore(c, old);
+}
+
+/* A limit stopped the walk: reported once, where it was passed. */
+static void limit_stop(walk *w, const step *st)
+{
+    char msg[160];
+    if (w->c->limit_reported)
+        return;
+    w->c->limit_reported = 1;
+    report_at(w, st, "%s", bs_limit_text(w->c, msg, sizeof msg));
 }
 
 static void encode_any(walk *w, int idx, step *st);
@@ -502,6 +511,10 @@ static void walk_values(walk *w, int t, const step *parent)
         if (st.key || st.index > 0)
             check_only(w, &st);
         lua_pop(L, 1);
+        if (w->c->halted) {
+            lua_pop(L, 1);
+            return;
+        }
     }
 }
 
@@ -516,12 +529,11 @@ static void encode_array(walk *w, int t, int n, const step *parent)
     STEP_INIT(st, parent);
     if (b)
         BUF_PUTC(L, b, '[');
-    for (i = 1; i <= n; i++) {
+    for (i = 1; i <= n && !w->c->halted; i++) {
         if (b && i > 1)
             BUF_PUTC(L, b, ',');
         lua_rawgeti(L, t, i);
         st.index = i;
-        st.table = NULL;
         encode_any(w, lua_gettop(L), &st);
         lua_pop(L, 1);
     }
@@ -529,61 +541,168 @@ static void encode_array(walk *w, int t, int n, const step *parent)
         BUF_PUTC(L, b, ']');
 }
 
-/* Writes an object. The first key and value are on top of the stack and
- * the traversal goes on from there. */
+/* An object's keys are written in bytewise order, so the same table gives
+ * the same bytes in every process whatever its hash seed or the order the
+ * keys went in. Up to SMALL_KEYS keys are sorted on the C stack, their
+ * keys and values held on the Lua stack (which keeps the strings alive);
+ * more go to a userdata array, with a table anchoring the strings. Either way nothing needs freeing if
+ * an out-of-memory error unwinds. */
+#define SMALL_KEYS 16
+
+typedef struct okey {
+    const char *s;
+    size_t      n;
+    int         slot;      /* stack index of the key (its value is next), or
+                              position in the anchor table */
+} okey;
+
+static int okey_less(const okey *a, const okey *b)
+{
+    size_t m = a->n < b->n ? a->n : b->n;
+    int r = m ? memcmp(a->s, b->s, m) : 0;
+    return r < 0 || (r == 0 && a->n < b->n);
+}
+
+static int okey_cmp(const void *a, const void *b)
+{
+    return okey_less((const okey *)a, (const okey *)b) ? -1
+         : okey_less((const okey *)b, (const okey *)a) ? 1 : 0;
+}
+
+static void sort_keys(okey *k, size_t n)
+{
+    size_t i, j;
+    if (n > SMALL_KEYS) {
+        qsort(k, n, sizeof *k, okey_cmp);
+        return;
+    }
+    for (i = 1; i < n; i++) {
+        okey x = k[i];
+        for (j = i; j > 0 && okey_less(&x, &k[j - 1]); j--)
+            k[j] = k[j - 1];
+        k[j] = x;
+    }
+}
+
+/* A key of a table whose keys should all be strings is not one: reported
+ * once per table, and the value is still checked when it has a position. */
+static void odd_key(walk *w, int kt, const step *parent, int *mixed, int *odd)
+{
+    lua_State *L = w->L;
+    step st;
+    STEP_INIT(st, parent);
+    if (kt == LUA_TNUMBER) {
+        if (!(*mixed)++)
+            report_at(w, parent, "mixed table (integer and string keys)");
+        if ((st.index = key_index(L, -2)) > 0)
+            check_only(w, &st);
+    } else if (!(*odd)++) {
+        report_at(w, parent, "key of type %s (object keys must be strings)",
+                  lua_typename(L, kt));
+    }
+}
+
+/* Writes the object at t, whose first key is a string. */
 static void encode_object(walk *w, int t, const step *parent)
 {
     lua_State *L = w->L;
     bs_ctx *c = w->c;
-    int first = 1, mixed = 0, odd = 0;
+    okey small[SMALL_KEYS], *keys = small;
+    size_t n = 0, total = 0, i;
+    int mixed = 0, odd = 0, base = lua_gettop(L), anchor = 0;
+
+    /* First pass: the first keys, how many there are, and the odd ones.
+     * Each of the first SMALL_KEYS string keys leaves its key and value on
+     * the stack (a copy of the key goes on with the traversal). */
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        int kt = lua_type(L, -2);
+        if (kt == LUA_TSTRING && n < SMALL_KEYS) {
+            keys[n].s = lua_tolstring(L, -2, &keys[n].n);
+            keys[n].slot = lua_gettop(L) - 1;
+            n++;
+            total++;
+            lua_pushvalue(L, -2);
+            continue;
+        }
+        if (kt == LUA_TSTRING)
+            total++;
+        else
+            odd_key(w, kt, parent, &mixed, &odd);
+        lua_pop(L, 1);
+        if (c->halted) {
+            lua_settop(L, base);
+            return;
+        }
+    }
+    if (total > SMALL_KEYS) {
+        /* Second pass for a large object: every key into a userdata array,
+         * each string anchored in a table. A finalizer run by these
+         * allocations may have changed t: whatever does not fit the count
+         * is left out (the walk is already wrong about such a table). */
+        lua_settop(L, base);
+        keys = (okey *)lua_newuserdata(L, total * sizeof *keys);
+        lua_createtable(L, (int)(total < 1u << 20 ? total : 1u << 20), 0);
+        anchor = lua_gettop(L);
+        n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) != LUA_TSTRING || n == total)
+                continue;
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, anchor, (int)n + 1);
+            keys[n].s = lua_tolstring(L, -1, &keys[n].n);
+            keys[n].slot = (int)n + 1;
+            n++;
+        }
+    }
+    sort_keys(keys, n);
 
     if (c->out)
         BUF_PUTC(L, c->out, '{');
-    do {
-        int kt = lua_type(L, -2);
+    for (i = 0; i < n && !c->halted; i++) {
         bs_buf *b = c->out;
+        size_t bad;
         step st;
         STEP_INIT(st, parent);
-        if (kt == LUA_TSTRING) {
-            size_t bad;
-            st.key = lua_tolstring(L, -2, &st.klen);
-            if (b && !first)
-                BUF_PUTC(L, b, ',');
-            first = 0;
-            bad = b ? write_string(L, b, st.key, st.klen)
-                    : check_string(st.key, st.klen);
-            if (bad) {
-                /* Name the key readably: its odd bytes become '?'. */
-                char clean[64];
-                size_t i, n = st.klen < sizeof clean ? st.klen : sizeof clean;
-                for (i = 0; i < n; i++) {
-                    unsigned char ch = (unsigned char)st.key[i];
-                    clean[i] = (char)(ch < 0x20 || ch >= 0x80 ? '?' : ch);
-                }
-                st.key = clean;
-                st.klen = n;
-                report_at(w, &st, "key is not valid UTF-8 (byte %u)", (unsigned)bad);
-                check_only(w, &st);
-            } else {
-                if (b)
-                    BUF_PUTC(L, b, ':');
-                encode_any(w, lua_gettop(L), &st);
-            }
+        st.key = keys[i].s;
+        st.klen = keys[i].n;
+        if (b && i > 0)
+            BUF_PUTC(L, b, ',');
+        if (b && BS_BIG(c, st.klen)) {
+            limit_stop(w, parent);
+            break;
+        }
+        bad = b ? write_string(L, b, st.key, st.klen) : check_string(st.key, st.klen);
+        if (anchor) {
+            lua_rawgeti(L, anchor, keys[i].slot);
+            lua_rawget(L, t);
         } else {
-            if (kt == LUA_TNUMBER) {
-                if (!mixed++)
-                    report_at(w, parent, "mixed table (integer and string keys)");
-                if ((st.index = key_index(L, -2)) > 0)
-                    check_only(w, &st);
-            } else if (!odd++) {
-                report_at(w, parent, "key of type %s (object keys must be strings)",
-                          lua_typename(L, kt));
+            lua_pushvalue(L, keys[i].slot + 1);
+        }
+        if (bad) {
+            /* Name the key readably: its odd bytes become '?'. */
+            char clean[64];
+            size_t k, m = st.klen < sizeof clean ? st.klen : sizeof clean;
+            for (k = 0; k < m; k++) {
+                unsigned char ch = (unsigned char)st.key[k];
+                clean[k] = (char)(ch < 0x20 || ch >= 0x80 ? '?' : ch);
             }
+            st.key = clean;
+            st.klen = m;
+            report_at(w, &st, "key is not valid UTF-8 (byte %u)", (unsigned)bad);
+            check_only(w, &st);
+        } else {
+            if (b)
+                BUF_PUTC(L, b, ':');
+            encode_any(w, lua_gettop(L), &st);
         }
         lua_pop(L, 1);
-    } while (lua_next(L, t));
+    }
     if (c->out)
         BUF_PUTC(L, c->out, '}');
+    lua_settop(L, base);
 }
 
 /* A table marked as array, or one whose first key is not a string: an
@@ -646,15 +765,24 @@ static void encode_keyed(walk *w, int t, const step *parent, int marked)
     walk_values(w, t, parent);
 }
 
-/* st->table is set: st is the table's own step. */
+static unsigned open_hash(const void *p)
+{
+    size_t a = (size_t)p;
+    return (unsigned)(a >> 4 ^ a >> 12) & (BS_OPEN_SLOTS - 1);
+}
+
+/* st is the table's own step. */
 static void encode_table(walk *w, int t, step *st)
 {
     lua_State *L = w->L;
     bs_ctx *c = w->c;
-    const step *a;
+    const void *self = lua_topointer(L, t);
+    unsigned slot;
 
-    for (a = st->up; a; a = a->up) {
-        if (a->table == st->table) {
+    /* The depth limit keeps the set at most half full. Slots are emptied
+     * in the reverse order of filling: no later entry probed past one. */
+    for (slot = open_hash(self); c->open_tables[slot]; slot = (slot + 1) & (BS_OPEN_SLOTS - 1)) {
+        if (c->open_tables[slot] == self) {
             report_at(w, st, "cycle (table contains itself)");
             return;
         }
@@ -663,11 +791,12 @@ static void encode_table(walk *w, int t, step *st)
         report_at(w, st, "nested deeper than %d levels", BS_MAX_DEPTH);
         return;
     }
-    if (!lua_checkstack(L, 6)) {
+    if (!lua_checkstack(L, 2 * SMALL_KEYS + 8)) {
         report_at(w, st, "nested too deeply for the Lua stack");
         return;
     }
     c->depth++;
+    c->open_tables[slot] = self;
     if (bs_is_array_marked(L, t)) {
         encode_keyed(w, t, st, 1);
     } else {
@@ -676,12 +805,14 @@ static void encode_table(walk *w, int t, step *st)
             if (c->out)
                 bs_buf_addlit(L, c->out, "{}");
         } else if (lua_type(L, -2) == LUA_TSTRING) {
+            lua_pop(L, 2);
             encode_object(w, t, st);
         } else {
             lua_pop(L, 2);
             encode_keyed(w, t, st, 0);
         }
     }
+    c->open_tables[slot] = NULL;
     c->depth--;
 }
 
@@ -691,10 +822,18 @@ static void encode_any(walk *w, int idx, step *st)
     lua_State *L = w->L;
     bs_buf *b = w->c->out;
 
+    if (BS_COUNT(w->c)) {
+        limit_stop(w, st);
+        return;
+    }
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t len, bad;
         const char *s = lua_tolstring(L, idx, &len);
+        if (b && BS_BIG(w->c, len)) {
+            limit_stop(w, st);
+            return;
+        }
         bad = b ? write_string(L, b, s, len) : check_string(s, len);
         if (bad)
             report_at(w, st, "is not valid UTF-8 (byte %u)", (unsigned)bad);
@@ -713,7 +852,6 @@ static void encode_any(walk *w, int idx, step *st)
         }
         return;
     case LUA_TTABLE:
-        st->table = lua_topointer(L, idx);
         encode_table(w, idx, st);
         return;
     case LUA_TLIGHTUSERDATA:

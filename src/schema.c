@@ -328,12 +328,16 @@ const char *const *bs_schema_versions(void)
  * lookup makes no Lua API call and compares at most a name or two. */
 
 #define SLOTS 64   /* power of two, well above MAX_FIELDS */
+#define QUOTED_MAX 40   /* room for "name": of the longest field name (29 bytes) */
 
 typedef struct lookup {
     unsigned char slot[SLOTS];        /* by name hash: 1-based field position; 0 = empty */
     unsigned char len[MAX_FIELDS];    /* name lengths */
     unsigned char pslot[SLOTS];       /* the same, by address of the interned name */
     const char   *interned[MAX_FIELDS];
+    /* "name": padded with NULs: written with one fixed-size copy (a copy
+     * of a variable small size compiles to a slow string instruction). */
+    char          quoted[MAX_FIELDS][QUOTED_MAX];
 } lookup;
 
 typedef struct index_ud {
@@ -380,6 +384,12 @@ static const index_ud *get_index(lua_State *L)
             const char *name = o->fields[j]->name;
             size_t n = strlen(name);
             unsigned h = key_hash(name, n);
+            if (n + 3 > QUOTED_MAX)
+                luaL_error(L, "bulksync: field name %s is too long", name);
+            lk->quoted[j][0] = '"';
+            memcpy(lk->quoted[j] + 1, name, n);
+            lk->quoted[j][n + 1] = '"';
+            lk->quoted[j][n + 2] = ':';
             while (lk->slot[h])
                 h = (h + 1) & (SLOTS - 1);
             lk->slot[h] = (unsigned char)(j + 1);
@@ -613,7 +623,7 @@ typedef struct walk {
 } walk;
 
 /* Walking on would add nothing useful. */
-#define STOPPED(w) ((w)->stop || (w)->c->nproblems > BS_MAX_PROBLEMS)
+#define STOPPED(w) ((w)->stop || (w)->c->halted || (w)->c->nproblems > BS_MAX_PROBLEMS)
 
 /* Segments are pushed at most once per nesting level, and the depth limit
  * bounds those; the guard only keeps a bug from writing past the array. */
@@ -683,10 +693,24 @@ static void repath(walk *w, int before)
     }
 }
 
+/* A limit stopped the walk: reported once, at the value that passed it. */
+static void limit_stop(walk *w)
+{
+    char msg[160];
+    if (w->c->limit_reported)
+        return;
+    w->c->limit_reported = 1;
+    REPORT(w, "%s", bs_limit_text(w->c, msg, sizeof msg));
+}
+
 /* A JSON string of any text: the JSON writer checks UTF-8 and escapes. */
 static void out_string(walk *w, const char *s, size_t n)
 {
     int before = w->c->nproblems;
+    if (w->out && BS_BIG(w->c, n)) {
+        limit_stop(w);
+        return;
+    }
     if (!bs_json_string(w->c, s, n) && w->c->nproblems != before)
         repath(w, before);
 }
@@ -703,7 +727,9 @@ static void out_value(walk *w, int i)
     int before = c->nproblems, k;
     if (bs_json_value(c, i) || c->nproblems == before)
         return;
-    if (lua_type(w->L, i) != LUA_TTABLE) {
+    /* After a limit, walking again would only pass it again: the problems
+     * are placed at this field. */
+    if (lua_type(w->L, i) != LUA_TTABLE || c->halted) {
         repath(w, before);
         return;
     }
@@ -875,60 +901,78 @@ static void check_missing(walk *w, const object *o, unsigned long seen, int root
     }
 }
 
-/* One lua_next pass: each key's field is found in the object's lookup, its
- * value checked and written at once, in traversal order. */
+/* One lua_next pass finds each key's field in the object's lookup and
+ * parks the value in that field's stack slot; then the fields are checked
+ * and written in the schema's order, so the bytes never depend on a
+ * process's hash order. */
 static void walk_object(walk *w, const object *o, int t, int root)
 {
     lua_State *L = w->L;
     const lookup *lk = &w->index->obj[o->id];
     unsigned long seen = 0;
-    int first = 1, whole = 1, empty = 1, base;
+    int first = 1, whole = 1, empty = 1, base, j;
 
     if (!enter(w))
         return;
+    if (!lua_checkstack(L, o->nfields + 8)) {
+        REPORT(w, "no room on the Lua stack to walk the body");
+        w->stop = 1;
+        w->c->depth--;
+        return;
+    }
     base = lua_gettop(L);
-    if (w->out)
-        OUT_CHAR(w, '{');
+    lua_settop(L, base + o->nfields);   /* slot base + pos: the value of field pos */
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const char *key;
         size_t klen;
         int pos;
         empty = 0;
-        if (lua_type(L, base + 1) != LUA_TSTRING) {
-            not_an_object(w, t, base + 1, root);
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            not_an_object(w, t, lua_gettop(L) - 1, root);
             whole = 0;
             break;
         }
-        key = lua_tolstring(L, base + 1, &klen);
+        key = lua_tolstring(L, -2, &klen);
         pos = find_field(lk, o, key, klen);
-        PUSH_KEY(w, key, klen);
-        if (pos == 0) {
-            unknown_field(w, o, key, klen, root);
-        } else {
+        if (pos != 0) {
             seen |= 1UL << (pos - 1);
-            if (w->out) {
-                bs_buf *b = w->out;
-                if (b->cap - b->len < klen + 4)
-                    bs_buf_reserve(L, b, klen + 4);
-                if (!first)
-                    b->data[b->len++] = ',';
-                b->data[b->len++] = '"';
-                memcpy(b->data + b->len, key, klen);
-                b->len += klen;
-                b->data[b->len++] = '"';
-                b->data[b->len++] = ':';
-                first = 0;
-            }
-            walk_value(w, o->fields[pos - 1], base + 2);
+            lua_replace(L, base + pos);
+            continue;
         }
+        PUSH_KEY(w, key, klen);
+        unknown_field(w, o, key, klen, root);
         POP_SEG(w);
-        lua_settop(L, base + 1);
+        lua_pop(L, 1);
         if (STOPPED(w)) {
             whole = 0;
             break;
         }
     }
+    lua_settop(L, base + o->nfields);
+    if (w->out)
+        OUT_CHAR(w, '{');
+    for (j = 0; j < o->nfields && !STOPPED(w); j++) {
+        const field *f = o->fields[j];
+        size_t n = lk->len[j];
+        if (!(seen & (1UL << j)))
+            continue;
+        if (w->out) {
+            bs_buf *b = w->out;
+            if (b->cap - b->len < QUOTED_MAX + 1)
+                bs_buf_reserve(L, b, QUOTED_MAX + 1);
+            if (!first)
+                b->data[b->len++] = ',';
+            memcpy(b->data + b->len, lk->quoted[j], QUOTED_MAX);
+            b->len += n + 3;
+            first = 0;
+        }
+        PUSH_KEY(w, f->name, n);
+        walk_value(w, f, base + 1 + j);
+        POP_SEG(w);
+    }
+    if (STOPPED(w))
+        whole = 0;
     lua_settop(L, base);
     /* Only an empty table can be an array-marked one here: a marked list
      * with items has number keys. */
@@ -1127,6 +1171,10 @@ static void walk_value(walk *w, const field *f, int i)
     const char *s, *why;
     size_t len;
 
+    if (BS_COUNT(w->c)) {
+        limit_stop(w);
+        return;
+    }
     switch (f->type) {
     case T_STRING:
         if (t != LUA_TSTRING)
