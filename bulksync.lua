@@ -183,6 +183,9 @@ local OPTIONS = {
   update_many = { "version", "strict", "schemas", "keep_organization", "retries", "concurrency",
     "on_progress" },
   item       = { "id", "body", "patch", "idempotency_key" },
+  new        = { "api_key", "org_id", "base_url", "version", "timeout", "connect_timeout", "user_agent",
+    "ca_file", "headers", "retries", "retry_base", "retry_cap", "max_retry_wait", "max_response_size",
+    "transport", "sleep", "proxy" },
 }
 OPTIONS.validate, OPTIONS.each_sync = OPTIONS.encode, OPTIONS.list
 for name, list in pairs(OPTIONS) do
@@ -198,22 +201,27 @@ local function shown_name(name)
   return "(name not shown)"
 end
 
+-- A problem for each name of opts that `which` does not take, naming the
+-- closest known one (the core's measure, as for fields).
+local function unknown_options(opts, which, problems, shown)
+  local known = OPTIONS[which]
+  for k in next, opts do
+    if not known.set[k] then
+      local near = type(k) == "string" and core.closest(k, known.list)
+      problems[#problems + 1] = problem((shown or shown_name)(k), "unknown option" ..
+        (near and format("; did you mean `%s`?", near) or format(" (known: %s)", concat(known.list, ", "))))
+    end
+  end
+  return problems
+end
+
 -- Every function's options: nil or a table of known names. Anything else
 -- (a string such as "strict") would otherwise be indexed as if it were one.
 local function call_options(opts, which, what)
   if opts == nil then return {} end
   if type(opts) ~= "table" then raise_invalid("", "options must be a table", what or "options") end
-  local known = OPTIONS[which]
-  local problems
-  for k in next, opts do
-    if not known.set[k] then
-      local near = type(k) == "string" and core.closest and core.closest(k, known.list)
-      problems = problems or {}
-      problems[#problems + 1] = problem(shown_name(k), "unknown option" ..
-        (near and format("; did you mean `%s`?", near) or format(" (known: %s)", concat(known.list, ", "))))
-    end
-  end
-  if problems then error(validation_error(problems, #problems, what or "options"), 0) end
+  local problems = unknown_options(opts, which, {})
+  if #problems > 0 then error(validation_error(problems, #problems, what or "options"), 0) end
   return opts
 end
 
@@ -651,12 +659,6 @@ Client.__name = "bulksync.client"
 -- (headers holding the key). Weak keys: it goes with its client.
 local private = setmetatable({}, { __mode = "k" })
 
-local OPTION_NAMES = {
-  api_key = true, org_id = true, base_url = true, version = true, timeout = true,
-  connect_timeout = true, user_agent = true, ca_file = true, headers = true, retries = true,
-  retry_base = true, retry_cap = true, max_retry_wait = true, max_response_size = true,
-  transport = true, sleep = true, proxy = true,
-}
 
 function M.new(opts)
   if type(opts) ~= "table" then raise_invalid("", "bulksync.new expects a table of options", "options") end
@@ -671,9 +673,7 @@ function M.new(opts)
     end
     return name
   end
-  for k in pairs(opts) do
-    if not OPTION_NAMES[k] then problems[#problems + 1] = problem(shown(k, "^[%a_][%w_]*$"), "unknown option") end
-  end
+  unknown_options(opts, "new", problems, function(k) return shown(k, "^[%a_][%w_]*$") end)
   if type(key) ~= "string" or key == "" then
     problems[#problems + 1] = problem("api_key", "must be a non-empty string")
   elseif has_crlf(key) then

@@ -320,6 +320,7 @@ static const luaL_Reg core_plain_functions[] = {
     { "http",   bs_http_new },
     { "sleep",  core_sleep },
     { "getdate", bs_http_getdate },
+    { "closest", bs_schema_closest },
     { NULL, NULL }
 };
 

@@ -46,7 +46,7 @@ describe("options of every call", function()
     { "list", function(c, o) return c:list(o) end, { actve = true }, "active" },
     { "each_sync", function(c, o) return c:each_sync(o) end, { limt = 5 }, "limit" },
     { "schemas", function(c, o) return c:schemas(SYNC, o) end, { detail = true }, "details" },
-    { "schema", function(c, o) return c:schema(SYNC, "public.orders", o) end, { retry = 1 }, "retries" },
+    { "schema", function(c, o) return c:schema(SYNC, "public.orders", o) end, { retires = 1 }, "retries" },
     { "patch", function(c, o) return c:patch(SYNC, { active = false }, o) end, { keep_organisation = true },
       "keep_organization" },
     { "plan", function(c, o) return c:plan(SYNC, BODY, o) end, { verison = "2025-09-18" }, "version" },

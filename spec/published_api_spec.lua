@@ -364,3 +364,33 @@ describe("against the stand-in, which serves the published shapes", function()
     assert.same(before.schemas, after.schemas)
   end)
 end)
+
+describe("strict = true and schema items without fields", function()
+  local function body(schemas)
+    local b = current_sync()
+    b.id = nil
+    b.schemas = schemas
+    return b
+  end
+
+  it("refuses a bare id, an item without fields and an empty fields list, naming each path", function()
+    local srv = server {}
+    local ok, err = pcall(srv.client.update, srv.client, SYNC, body {
+      "public.orders", { id = "b" }, { id = "c", fields = {} }, { id = "d", fields = { { id = "x" } } },
+    }, { strict = true })
+    assert.is_false(ok)
+    assert.equal("ValidationError", err.kind)
+    local paths = {}
+    for _, p in ipairs(err.errors) do paths[p.path] = p.problem end
+    assert.matches("every field of the schema enabled", paths["schemas[1].fields"], 1, true)
+    assert.truthy(paths["schemas[2].fields"])
+    assert.truthy(paths["schemas[3].fields"])
+    assert.is_nil(paths["schemas[4].fields"])
+    assert.equal(0, #srv.requests)
+  end)
+
+  it("lets the same items through without strict: the plan shows the reset instead", function()
+    local json = bulksync.encode(body { "public.orders" })
+    assert.matches('"schemas":["public.orders"]', json, 1, true)
+  end)
+end)

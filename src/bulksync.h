@@ -136,5 +136,6 @@ void bs_schema_push(lua_State *L, const bs_version *v);
 void bs_http_register(lua_State *L);   /* creates the BS_HTTP_MT metatable */
 int  bs_http_new(lua_State *L);        /* core.http(options) -> handle */
 int  bs_http_getdate(lua_State *L);    /* core.getdate(text) -> epoch seconds | nil */
+int  bs_schema_closest(lua_State *L);  /* core.closest(name, list) -> nearest | nil */
 
 #endif /* BULKSYNC_H */

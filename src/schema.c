@@ -30,6 +30,8 @@ static const char *const type_names[] = {
 #define F_NULLABLE  2u
 #define F_KEPT      4u   /* the server keeps the value when a PUT omits it */
 #define F_PART      8u   /* a schedule time part: people often give numbers */
+#define F_STRICT   16u   /* nested, but strict refuses it omitted or empty: the
+                          * server would enable what it does not list */
 
 /* The seen-set of an object is a bitmask, so an object has at most this many
  * fields (the largest body has 19). */
@@ -169,7 +171,8 @@ static const field f_partition_key =
 static const field f_tracking_field =
     { "tracking_field", T_STRING, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
 static const field f_schema_fields =
-    { "fields", T_LIST, 0, NULL, NULL, &i_field_config, NULL, NULL, NULL };
+    { "fields", T_LIST, F_STRICT, NULL, NULL, &i_field_config, NULL,
+      "every field of the schema enabled", NULL };
 static const field f_schema_filters =
     { "filters", T_LIST, 0, NULL, NULL, &i_filter, NULL, NULL, NULL };
 static const field f_obfuscate =
@@ -554,8 +557,14 @@ static int distance(const char *a, size_t n, const char *b, size_t m)
     return prev[m];
 }
 
-/* The field of o whose name is nearest to key, if near enough to be a typo:
- * one or two edits on a name that is not tiny, or a third of its length. */
+/* Near enough to be a typo: one or two edits on a name that is not tiny,
+ * or a third of its length. */
+static int near_enough(int d, size_t len)
+{
+    return (d <= 2 && (size_t)(2 * d) < len) || (size_t)(3 * d) <= len;
+}
+
+/* The field of o whose name is nearest to key, if near enough. */
 static const field *closest(const object *o, const char *key, size_t len)
 {
     const field *best = NULL;
@@ -568,9 +577,7 @@ static const field *closest(const object *o, const char *key, size_t len)
             best = o->fields[j];
         }
     }
-    if (best && ((bestd <= 2 && (size_t)(2 * bestd) < len) || (size_t)(3 * bestd) <= len))
-        return best;
-    return NULL;
+    return best && near_enough(bestd, len) ? best : NULL;
 }
 
 /* The enum value nearest to s, by the same measure as closest(). */
@@ -585,9 +592,35 @@ static const char *closest_enum(const char *const *e, const char *s, size_t len)
             best = *e;
         }
     }
-    if (best && ((bestd <= 2 && (size_t)(2 * bestd) < len) || (size_t)(3 * bestd) <= len))
-        return best;
-    return NULL;
+    return best && near_enough(bestd, len) ? best : NULL;
+}
+
+/* core.closest(name, list) -> the string of list nearest to name, by the
+ * same measure, or nil: option names get the suggestions fields get. */
+int bs_schema_closest(lua_State *L)
+{
+    size_t len, n, i;
+    const char *name = luaL_checklstring(L, 1, &len);
+    int best = 0, bestd = DL_MAX;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = (size_t)bs_rawlen(L, 2);
+    for (i = 1; i <= n; i++) {
+        size_t clen;
+        const char *candidate;
+        int d;
+        lua_rawgeti(L, 2, (int)i);
+        candidate = lua_tolstring(L, -1, &clen);
+        d = candidate ? distance(name, len, candidate, clen) : DL_MAX;
+        lua_pop(L, 1);
+        if (d < bestd) {
+            bestd = d;
+            best = (int)i;
+        }
+    }
+    if (best == 0 || !near_enough(bestd, len))
+        return 0;
+    lua_rawgeti(L, 2, best);
+    return 1;
 }
 
 static const field *field_named(const object *o, const char *key, size_t len)
@@ -897,6 +930,10 @@ static void check_missing(walk *w, const object *o, unsigned long seen, int root
             REPORT(w, "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
                    f->note ? f->note : "server default");
             POP_SEG(w);
+        } else if (w->c->strict && (f->flags & F_STRICT)) {
+            PUSH_KEY(w, f->name, strlen(f->name));
+            REPORT(w, "omitted: the server would leave %s; send it (strict)", f->note);
+            POP_SEG(w);
         }
     }
 }
@@ -985,6 +1022,32 @@ static void walk_object(walk *w, const object *o, int t, int root)
     if (whole)
         check_missing(w, o, seen, root);
     w->c->depth--;
+}
+
+static int table_is_empty(lua_State *L, int t)
+{
+    lua_pushnil(L);
+    if (lua_next(L, t)) {
+        lua_pop(L, 2);
+        return 0;
+    }
+    return 1;
+}
+
+/* strict: a bare id stands for an object without the fields that strict
+ * wants sent (a schema given by id alone gets every field enabled). */
+static void refuse_bare_id(walk *w, const object *o)
+{
+    int j;
+    for (j = 0; j < o->nfields; j++) {
+        const field *f = o->fields[j];
+        if (f->flags & F_STRICT) {
+            PUSH_KEY(w, f->name, strlen(f->name));
+            REPORT(w, "omitted: an id alone leaves %s; give an object with its %s (strict)",
+                   f->note, f->name);
+            POP_SEG(w);
+        }
+    }
 }
 
 /* A list key: an integer >= 1 (5.1 and LuaJIT: an integral double). */
@@ -1227,10 +1290,14 @@ static void walk_value(walk *w, const field *f, int i)
     case T_LIST:
         if (t != LUA_TTABLE)
             break;
+        if ((f->flags & F_STRICT) && w->c->strict && table_is_empty(L, i))
+            REPORT(w, "is empty: the server would leave %s; list them (strict)", f->note);
         walk_list(w, f, i);
         return;
     case T_STRING_OR_OBJECT:
         if (t == LUA_TSTRING) {
+            if (w->c->strict)
+                refuse_bare_id(w, f->obj);
             s = lua_tolstring(L, i, &len);
             out_string(w, s, len);
             return;
