@@ -170,7 +170,7 @@ end
 -- otherwise be ignored, and the full-replacement PUT it was meant to stop
 -- would go out: every name is checked before anything is sent.
 local OPTIONS = {
-  encode     = { "version", "strict" },
+  encode     = { "version", "strict", "max_values", "max_bytes" },
   to_update  = { "version", "schemas", "keep_organization" },
   diff       = { "version", "schemas", "id" },
   update     = { "version", "strict", "plan", "retries", "idempotency_key" },
@@ -185,7 +185,7 @@ local OPTIONS = {
   item       = { "id", "body", "patch", "idempotency_key" },
   new        = { "api_key", "org_id", "base_url", "version", "timeout", "connect_timeout", "user_agent",
     "ca_file", "headers", "retries", "retry_base", "retry_cap", "max_retry_wait", "max_response_size",
-    "transport", "sleep", "proxy" },
+    "transport", "sleep", "proxy", "max_values", "max_bytes" },
 }
 OPTIONS.validate, OPTIONS.each_sync = OPTIONS.encode, OPTIONS.list
 for name, list in pairs(OPTIONS) do
@@ -249,22 +249,50 @@ local function check_version(version, path)
     tostring(version), concat(core.API_VERSIONS, ", ")), "options")
 end
 
+-- How much work one body may cost the walk: a table reused at every level
+-- of a deep nest is legitimate but visits 2^depth values, so the walk stops
+-- at max_values values or max_bytes of JSON (core.LIMITS has the defaults
+-- and the ceilings). nil: the defaults.
+local function check_limits(opts, problems)
+  local limits
+  for _, name in ipairs { "max_values", "max_bytes" } do
+    local v, ceiling = opts[name], core.LIMITS.ceiling[name]
+    if v ~= nil then
+      if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > ceiling then
+        problems[#problems + 1] = problem(name, format("must be a whole number from 1 to %.0f (default %.0f)",
+          ceiling, core.LIMITS[name]))
+      else
+        limits = limits or {}
+        limits[name] = v
+      end
+    end
+  end
+  return limits
+end
+
+local function call_limits(opts)
+  local problems = {}
+  local limits = check_limits(opts, problems)
+  if #problems > 0 then error(validation_error(problems, #problems, "options"), 0) end
+  return limits
+end
+
 -- The JSON of a body, or a ValidationError naming every problem (with a
 -- client's secrets taken out of them).
-local function encode_body(body, version, strict, secrets)
-  local json, problems, count = core.encode(body, version, strict)
+local function encode_body(body, version, strict, secrets, limits)
+  local json, problems, count = core.encode(body, version, strict, limits)
   if not json then error(validation_error(problems, count, nil, secrets), 0) end
   return json
 end
 
 function M.encode(body, opts)
   opts = call_options(opts, "encode")
-  return encode_body(body, check_version(opts.version), opts.strict)
+  return encode_body(body, check_version(opts.version), opts.strict, nil, call_limits(opts))
 end
 
 function M.validate(body, opts)
   opts = call_options(opts, "validate")
-  local ok, problems, count = core.validate(body, check_version(opts.version), opts.strict)
+  local ok, problems, count = core.validate(body, check_version(opts.version), opts.strict, call_limits(opts))
   if ok then return true end
   return false, validation_error(problems, count)
 end
@@ -712,6 +740,7 @@ function M.new(opts)
     problems[#problems + 1] = problem("user_agent", "must be a string without CR, LF or NUL")
   end
   config.proxy = check_proxy(opts.proxy, problems)
+  local limits = check_limits(opts, problems)
   if opts.sleep ~= nil and type(opts.sleep) ~= "function" then
     problems[#problems + 1] = problem("sleep", "must be a function(seconds)")
   end
@@ -777,6 +806,7 @@ function M.new(opts)
     -- The Authorization value's last word is the key itself or its Basic
     -- credential, which a proxy could echo without the scheme.
     secrets = { key, (headers["Authorization"]:match("(%S+)$")), opts.org_id },
+    limits = limits,
   }
   return client
 end
@@ -909,7 +939,7 @@ function Client:update(id, body, opts)
   id = check_id(id)
   local version = check_version(opts.version or self.version)
   if opts.plan then return self:plan(id, body, { version = version, retries = opts.retries }) end
-  local json = encode_body(body, version, opts.strict, private[self].secrets)
+  local json = encode_body(body, version, opts.strict, private[self].secrets, private[self].limits)
   local resp, attempts = self:_request("PUT", sync_path(id), json, opts)
   return update_result(resp, attempts, version, private[self].secrets)
 end
@@ -1282,7 +1312,7 @@ end
 -- Many updates at once
 ------------------------------------------------------------------------
 
-local function prepare_item(item, version, strict, secrets)
+local function prepare_item(item, version, strict, secrets, limits)
   if type(item) ~= "table" then
     raise_invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
   end
@@ -1294,7 +1324,7 @@ local function prepare_item(item, version, strict, secrets)
     check_changes(item.patch, version, secrets)
     return { id = id, key = key, patch = item.patch }
   end
-  return { id = id, key = key, json = encode_body(item.body, version, strict, secrets) }
+  return { id = id, key = key, json = encode_body(item.body, version, strict, secrets, limits) }
 end
 
 --- client:update_many(items, opts) -> results
@@ -1350,7 +1380,8 @@ function Client:update_many(items, opts)
 
   local prepared, gets = {}, {}
   for i = 1, n do
-    local p, err = protect(prepare_item, items[i], version, opts.strict, private[self].secrets)
+    local p, err = protect(prepare_item, items[i], version, opts.strict, private[self].secrets,
+      private[self].limits)
     if err then
       finish(i, { ok = false, err = err })
     else
@@ -1399,7 +1430,9 @@ function Client:update_many(items, opts)
       local body
       if not p.err then body, p.err = protect(patched_body, p.sync, p.schemas, p.patch, version,
         opts.keep_organization) end
-      if not p.err then p.json, p.err = protect(encode_body, body, version, opts.strict, secrets) end
+      if not p.err then
+        p.json, p.err = protect(encode_body, body, version, opts.strict, secrets, private[self].limits)
+      end
       if p.err then finish(i, { ok = false, err = p.err }) end
     end
     if p and p.json then

@@ -258,3 +258,53 @@ describe("a custom transport that breaks its contract", function()
     end)
   end
 end)
+
+describe("a body that reuses one table at every level", function()
+  -- 41 tables, 2^40 values to walk: bounded, typed, and fast.
+  local function shared(levels)
+    local t = {}
+    for _ = 1, levels do t = { a = t, b = t } end
+    return t
+  end
+  local function body()
+    return { name = "x", mode = "snapshot",
+      source_connection_id = "6b1f7a3e-1111-4c2d-8e9f-0a1b2c3d4e5f",
+      destination_connection_id = "9c2e8b4f-2222-4d3e-9f0a-1b2c3d4e5f60",
+      destination_configuration = shared(40), default_schedule = { frequency = "daily" } }
+  end
+
+  it("ends validate, encode, update and patch in a ValidationError that says how to raise the limit", function()
+    local ok, err = bulksync.validate(body())
+    assert.is_false(ok)
+    assert.matches("raise with max_values", problem_at(err, "destination_configuration"), 1, true)
+    err = typed_error(bulksync.encode, body())
+    assert.equal("ValidationError", err.kind)
+    local c, sent = counting_client()
+    err = typed_error(c.update, c, ID, body())
+    assert.matches("body is too large", err.message, 1, true)
+    err = typed_error(c.patch, c, ID, { destination_configuration = shared(40) })
+    assert.equal("ValidationError", err.kind)
+    assert.equal(0, sent.n)
+  end)
+
+  it("takes max_values and max_bytes from the call or the client, and checks them", function()
+    local small = body()
+    small.destination_configuration = shared(8)            -- 2^8 leaves: fine by default
+    assert.is_true(bulksync.validate(small))
+    local ok, err = bulksync.validate(small, { max_values = 50 })
+    assert.is_false(ok)
+    assert.matches("more than 50 values", err.message, 1, true)
+    err = typed_error(bulksync.encode, small, { max_bytes = 100 })
+    assert.matches("max_bytes", err.message, 1, true)
+    local c, sent = counting_client { max_values = 50 }
+    err = typed_error(c.update, c, ID, small)
+    assert.matches("more than 50 values", err.message, 1, true)
+    assert.equal(0, sent.n)
+    for _, bad in ipairs { 0, -1, 1.5, "many", 2 ^ 60 } do
+      err = typed_error(bulksync.validate, small, { max_values = bad })
+      assert.truthy(problem_at(err, "max_values"))
+      err = typed_error(bulksync.new, { api_key = KEY, max_bytes = bad })
+      assert.truthy(problem_at(err, "max_bytes"))
+    end
+  end)
+end)
