@@ -545,8 +545,8 @@ static void encode_array(walk *w, int t, int n, const step *parent)
  * the same bytes in every process whatever its hash seed or the order the
  * keys went in. Up to SMALL_KEYS keys are sorted on the C stack, their
  * keys and values held on the Lua stack (which keeps the strings alive);
- * more go to a userdata array, with a table anchoring the strings. Either way nothing needs freeing if
- * an out-of-memory error unwinds. */
+ * more go to a userdata array, with a table anchoring the strings. Either
+ * way nothing needs freeing if an out-of-memory error unwinds. */
 #define SMALL_KEYS 16
 
 typedef struct okey {
