@@ -1,6 +1,8 @@
 # lua-bulksync: build, test and install the bulksync module.
 #
 #   make                      build bulksync/core.so for Lua $(LUA_VERSION)
+#                             (compiled in build/$(LUA_VERSION)/, copied when the
+#                             version differs from the one bulksync/core.so has)
 #   make test                 install missing Debian packages, build, run every spec
 #   make demo                 run the demo against the local stand-in server
 #   make install              copy the module under $(DESTDIR)$(PREFIX)
@@ -31,7 +33,7 @@ CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARN        := -std=c99 -Wall -Wextra -pedantic
-ALL_CFLAGS  := $(WARN) -fPIC -I$(LUA_INCDIR) -Isrc $(CURL_CFLAGS) $(CFLAGS)
+ALL_CFLAGS  := $(WARN) -fPIC $(if $(LUA_INCDIR),-I$(LUA_INCDIR)) -Isrc $(CURL_CFLAGS) $(CFLAGS)
 # A Lua module never links the interpreter: the host provides its symbols.
 LDFLAGS_SO  ?= -shared
 
@@ -41,14 +43,36 @@ CMOD_DIR    := $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
 SOURCES     := lua_bulksync.c src/json.c src/schema.c src/http.c
 HEADERS     := src/bulksync.h src/compat.h
 LUA_SOURCES := bulksync.lua $(wildcard bulksync/*.lua)
+# One build per Lua, kept side by side: switching LUA_VERSION back and
+# forth only copies. bulksync/core.so is the copy the specs and .busted
+# (cpath ./?.so) load; MODULE=path puts the copy elsewhere instead.
+BUILD_DIR   := build/$(LUA_VERSION)
+BUILT       := $(BUILD_DIR)/core.so
 MODULE      := bulksync/core.so
+# Which Lua bulksync/core.so is for, for people and scripts to read.
+STAMP       := build/core.so.lua-version
 
-.PHONY: all test unit demo install clean setup check-memory fuzz bench matrix
+.PHONY: all test unit demo install clean setup check-memory fuzz bench matrix FORCE
 
 all: $(MODULE)
 
-$(MODULE): $(SOURCES) $(HEADERS)
+$(BUILT): $(SOURCES) $(HEADERS)
+	@mkdir -p $(BUILD_DIR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SO) -o $@ $(SOURCES) $(CURL_LIBS)
+
+# Checked on every run, not by timestamps: a newer module built for another
+# Lua must still be replaced. The copy goes in by rename, so a process that
+# has the old file loaded keeps a consistent mapping.
+$(MODULE): $(BUILT) FORCE
+	@if ! cmp -s $(BUILT) $@; then \
+	  mkdir -p $(dir $@) && cp $(BUILT) $@.tmp && mv -f $@.tmp $@ && \
+	  echo "$@: Lua $(LUA_VERSION) (from $(BUILT))"; \
+	fi
+	@if [ "$@" = bulksync/core.so ] && [ "$$(cat $(STAMP) 2>/dev/null)" != "$(LUA_VERSION)" ]; then \
+	  echo "$(LUA_VERSION)" >$(STAMP); \
+	fi
+
+FORCE:
 
 setup:
 	@sh scripts/setup.sh
@@ -81,11 +105,13 @@ bench:
 	@sh scripts/setup.sh bench
 	@sh bench/run.sh
 
-install: all
+# Installs the build for the Lua named, whatever bulksync/core.so holds.
+install: $(BUILT)
 	install -d $(CMOD_DIR)/bulksync $(LMOD_DIR)/bulksync
-	install -m 0644 $(MODULE) $(CMOD_DIR)/bulksync/core.so
+	install -m 0644 $(BUILT) $(CMOD_DIR)/bulksync/core.so
 	install -m 0644 bulksync.lua $(LMOD_DIR)/bulksync.lua
 	for f in $(wildcard bulksync/*.lua); do install -m 0644 $$f $(LMOD_DIR)/$$f; done
 
 clean:
-	rm -f $(MODULE) bulksync/*.o *.o src/*.o
+	rm -rf build
+	rm -f $(MODULE) $(MODULE).tmp bulksync/*.o *.o src/*.o

@@ -1,5 +1,12 @@
 -- The demo: why a full-replacement update is dangerous, and the safe way.
 -- Run by `make demo` against the local stand-in server.
+-- By hand, from the repository root after `make`:
+--
+--   lua5.4 standin/server.lua --port 8089 --quiet &
+--   BULKSYNC_BASE_URL=http://127.0.0.1:8089 POLYTOMIC_API_KEY=test-key lua5.4 examples/demo.lua
+--   kill %1    # the server
+--
+-- Without BULKSYNC_BASE_URL the examples talk to https://app.polytomic.com.
 local bulksync = require "bulksync"
 
 local client = bulksync.new {

@@ -2,6 +2,15 @@
 --
 --   POLYTOMIC_API_KEY=... lua5.4 examples/patch.lua SYNC_ID field=value [field=value ...]
 --
+-- Against the local stand-in of the API (no account needed), from the
+-- repository root after `make` (its first sync is
+-- 6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01):
+--
+--   lua5.4 standin/server.lua --port 8089 --quiet &
+--   BULKSYNC_BASE_URL=http://127.0.0.1:8089 POLYTOMIC_API_KEY=test-key \
+--     lua5.4 examples/patch.lua 6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01 active=false concurrency_limit=4
+--   kill %1    # the server
+--
 -- Values are JSON (active=false, concurrency_limit=4, name='"Nightly"');
 -- anything that is not valid JSON is taken as a string (name=Nightly).
 local bulksync = require "bulksync"

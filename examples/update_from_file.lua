@@ -2,6 +2,22 @@
 --
 --   POLYTOMIC_API_KEY=... lua5.4 examples/update_from_file.lua SYNC_ID body.json [--strict]
 --
+-- Against the local stand-in of the API (no account needed), from the
+-- repository root after `make` (its first sync is
+-- 6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01):
+--
+--   lua5.4 standin/server.lua --port 8089 --quiet &
+--   cat >/tmp/body.json <<'EOF'
+--   {"name": "Orders", "mode": "replicate",
+--    "source_connection_id": "a1c0ffee-0000-4000-8000-000000000001",
+--    "destination_connection_id": "a1c0ffee-0000-4000-8000-000000000002",
+--    "destination_configuration": {"schema": "analytics"},
+--    "default_schedule": {"frequency": "daily", "hour": "05", "minute": "30"}}
+--   EOF
+--   BULKSYNC_BASE_URL=http://127.0.0.1:8089 POLYTOMIC_API_KEY=test-key \
+--     lua5.4 examples/update_from_file.lua 6b0e7d1c-4a53-4f0e-9d2a-1c5e8f3a7b01 /tmp/body.json
+--   kill %1    # the server
+--
 -- The body replaces the sync's whole configuration: every field the file
 -- leaves out is reset. --strict refuses a file that omits any field.
 local bulksync = require "bulksync"

@@ -1,13 +1,16 @@
 /*
  * fuzz_encode.c: libFuzzer harness for the validator and the encoder.
  *
- * The input is a small program that builds a Lua value on the stack:
- * strings (huge, invalid UTF-8, field names, enum values), integers,
- * floats from raw bits, NaN and infinities, bulksync.null, tables, array
- * marks, foreign metatables, cycles, shared tables, nesting far past the
- * depth limit, odd keys (floats, negatives, sparse, non-string). The
- * value is then run through core.encode and core.validate for every API
- * version, strict or not, and through core.encode_value. Properties:
+ * The input's first byte picks a walk (PICK_*): core.encode and
+ * core.validate for one API version, strict or not, or core.encode_value.
+ * The rest is a small program that builds a Lua value on the stack:
+ * strings (long, invalid UTF-8, NUL bytes, field names, enum values),
+ * integers, floats from raw bits, NaN and infinities, bulksync.null,
+ * tables, array marks, foreign metatables, cycles, shared tables, nesting
+ * far past the depth limit, odd keys (floats, negatives, sparse,
+ * non-string). One walk per input rather than all five: the fuzzer
+ * reaches each through the first byte, and runs inputs that much faster.
+ * Properties:
  *   - nothing raises except running out of the capped memory;
  *   - validate accepts exactly what encode accepts, with as many problems;
  *   - whatever encode writes, decode reads, and encode_value's output
@@ -18,6 +21,23 @@
 #include "harness.h"
 
 #define MAX_ITEMS 48
+
+/* The first byte: which walk the value gets. */
+#define PICK_STRICT  0x01               /* strict schema walk */
+#define PICK_VERSION 0x06               /* index into core.API_VERSIONS */
+#define PICK_GENERIC 0x08               /* encode_value, not the schema walk */
+#define MAX_LONG_STRING 0xfff
+
+/* What one walk of the built value may visit before the input is set
+ * aside: the walks are not limited yet, and a table shared at several
+ * levels (t = { a = u, b = u }, u = { a = v, b = v }, ...) makes a walk
+ * exponential in the number of levels; today's core would walk 2^64
+ * paths. Within these budgets a table shared two ways still nests about
+ * 11 levels deep, and a walk takes about a millisecond at most. Once the
+ * core limits its walk, raise them. */
+#define WALK_BUDGET_VALUES 4096
+#define WALK_BUDGET_BYTES  (256u * 1024u)
+#define WALK_MAX_DEPTH     70           /* past BS_MAX_DEPTH, where walks stop */
 
 typedef struct prog {
     const uint8_t *p, *e;
@@ -100,8 +120,11 @@ static void build(lua_State *L, prog *g)
             g->p += n;
             break;
         }
-        case 1: {       /* huge string of one byte (up to 1 MiB) */
-            size_t hi = next(g), lo = next(g), n = (hi << 8 | lo) * 16, i;
+        case 1: {       /* a long string of one byte: up to 4 KiB, past the
+                         * 256-byte start of the scratch buffer and the
+                         * decoder's short-string cache; longer finds no
+                         * more and costs every walk of it */
+            size_t hi = next(g), lo = next(g), n = (hi << 8 | lo) & MAX_LONG_STRING, i;
             char c = (char)next(g);
             luaL_Buffer b;
             char *s = luaL_buffinitsize(L, &b, n ? n : 1);
@@ -304,32 +327,102 @@ static void check_schema_walk(lua_State *L, int root, const char *version, int s
     }
 }
 
-static int run(lua_State *L)
-{
-    prog g;
-    int root, i, strict;
+typedef struct walk_budget {
+    long values, bytes;
+} walk_budget;
 
-    g.p = (const uint8_t *)lua_touserdata(L, 1);
-    g.e = g.p + (size_t)lua_tointeger(L, 2);
-    lua_settop(L, 0);
+/* Counts what a walk of the value at idx visits as if every table were a
+ * tree (no sharing and no cycle noticed), down to WALK_MAX_DEPTH, keys
+ * and metatables aside; 0 once a budget is spent. */
+static int within_budget(lua_State *L, int idx, int depth, walk_budget *b)
+{
+    size_t n = 0;
+    int ok = 1;
+    if (--b->values < 0)
+        return 0;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        lua_tolstring(L, idx, &n);
+        b->bytes -= (long)n;
+        return b->bytes >= 0;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE || depth >= WALK_MAX_DEPTH)
+        return 1;
+    idx = lua_absindex(L, idx);
+    lua_pushnil(L);
+    while (ok && lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            lua_tolstring(L, -2, &n);
+            b->bytes -= (long)n;
+        }
+        ok = b->bytes >= 0 && within_budget(L, -1, depth + 1, b);
+        lua_pop(L, 1);
+    }
+    if (!ok)
+        lua_pop(L, 1);
+    return ok;
+}
+
+static int setup(lua_State *L)
+{
     if (luaL_loadstring(L, template_code) != LUA_OK)
         fuzz_fail(L, "template");
     lua_call(L, 0, 0);
-    if (!lua_checkstack(L, MAX_ITEMS + 64))
+    /* One valid body through the schema walk: the schema index it makes
+     * once per state is then part of the snapshot. (Not through decode:
+     * its string cache is made anew by each input, see harness.h.) */
+    lua_getglobal(L, "template");
+    lua_pushinteger(L, 0);
+    lua_call(L, 1, 1);
+    fuzz_core(L, "encode");
+    lua_pushvalue(L, 1);
+    fuzz_core(L, "API_VERSIONS");
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    lua_call(L, 2, 1);
+    if (!lua_isstring(L, -1))
+        fuzz_fail(L, "the template does not encode");
+    lua_settop(L, 0);
+    return 0;
+}
+
+static int run(lua_State *L)
+{
+    prog g;
+    walk_budget budget;
+    unsigned pick;
+    int root;
+
+    g.p = (const uint8_t *)lua_touserdata(L, 1);
+    g.e = g.p + (size_t)lua_tointeger(L, 2);
+    pick = next(&g);
+    lua_settop(L, 0);
+    if (!lua_checkstack(L, MAX_ITEMS + 2 * WALK_MAX_DEPTH + 64))   /* within_budget: 2 a level */
         return 0;
     build(L, &g);
     if (lua_gettop(L) == 0)
         lua_pushnil(L);
     root = lua_gettop(L);
-
-    fuzz_core(L, "API_VERSIONS");
-    for (i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-        const char *version = lua_tostring(L, -1);
-        for (strict = 0; strict <= 1; strict++)
-            check_schema_walk(L, root, version, strict);
+    budget.values = WALK_BUDGET_VALUES;
+    budget.bytes = (long)WALK_BUDGET_BYTES;
+    if (!within_budget(L, root, 0, &budget)) {
+        if (fuzz_show)
+            fprintf(stderr, "fuzz_encode: the value is past the walk budget: not run\n");
+        return 0;
+    }
+    if (fuzz_show) {
+        fuzz_core(L, "encode_value");
+        lua_pushvalue(L, root);
+        lua_call(L, 1, 1);
+        fprintf(stderr, "fuzz_encode: %s\n", lua_isstring(L, -1) ? lua_tostring(L, -1) : "(not encodable)");
         lua_pop(L, 1);
     }
-    lua_pop(L, 2);
+
+    if (!(pick & PICK_GENERIC)) {
+        fuzz_core(L, "API_VERSIONS");
+        lua_rawgeti(L, -1, (lua_Integer)(((pick & PICK_VERSION) >> 1) % lua_rawlen(L, -1)) + 1);
+        check_schema_walk(L, root, lua_tostring(L, -1), (int)(pick & PICK_STRICT));
+        return 0;
+    }
 
     /* The generic writer: its output must read back as an equal value. */
     fuzz_core(L, "encode_value");
@@ -357,5 +450,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    return fuzz_one(run, data, size, "raised");
+    return fuzz_one(setup, run, data, size, "raised");
 }

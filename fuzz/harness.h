@@ -1,7 +1,21 @@
 /*
- * harness.h: what the libFuzzer harnesses share. Each input runs in a
- * fresh Lua 5.4 state with a capped allocator, so a leak or a runaway
- * allocation is pinned on the input that caused it.
+ * harness.h: what the libFuzzer harnesses share. One Lua 5.4 state, with a
+ * capped allocator, serves every input: making a state and loading the
+ * module cost more than most inputs. After each input the stack is
+ * emptied, what the input changed in the globals, the registry and the
+ * module table is put back, and a full collection frees all it made.
+ *
+ * What the module keeps per state is either made before the snapshot and
+ * kept (the schema index, built once and never changed; the encoders'
+ * scratch buffer, which only grows) or made by the input and dropped with
+ * its registry entry (the decoder's string cache). Kept, the string cache
+ * would make each input's decoding depend on the inputs before it, and its
+ * slots filling up would look like a leak to libFuzzer (more mallocs than
+ * frees in one input). Even so Lua's own bookkeeping (call frames, the
+ * string table) grows and shrinks by a few bytes between inputs, so
+ * fuzz/run.sh turns off libFuzzer's per-input leak guess (-detect_leaks=0),
+ * which would re-run such inputs under a full leak scan; the state is
+ * closed at exit and LeakSanitizer's check then still runs.
  */
 #ifndef FUZZ_HARNESS_H
 #define FUZZ_HARNESS_H
@@ -42,25 +56,6 @@ static void *fuzz_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (p != NULL)
         h->used = h->used - old + nsize;
     return p;
-}
-
-/* A state with the module loaded as global `core`; NULL if that failed. */
-static lua_State *fuzz_state(fuzz_heap *heap)
-{
-    lua_State *L;
-    heap->used = 0;
-    L = lua_newstate(fuzz_alloc, heap);
-    if (L == NULL)
-        return NULL;
-    luaL_requiref(L, "_G", luaopen_base, 1);
-    lua_pop(L, 1);
-    lua_pushcfunction(L, luaopen_bulksync_core);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        lua_close(L);
-        return NULL;
-    }
-    lua_setglobal(L, "core");
-    return L;
 }
 
 /* Pushes core[name]. */
@@ -149,20 +144,149 @@ static int fuzz_equal(lua_State *L, int a, int b, int depth, int loose)
     }
 }
 
-/* One input: run(data, size) in a fresh state under pcall; only running
- * out of the capped heap may end it with an error. */
-static int fuzz_one(lua_CFunction run, const uint8_t *data, size_t size, const char *what)
+/* FUZZ_SHOW=1 prints what an input builds or decodes (see fuzz/run.sh). */
+static int fuzz_show;
+
+/* The snapshots fuzz_reset restores, as registry references: the integer
+ * keys are the ones the restore leaves alone. */
+static int fuzz_snap_globals, fuzz_snap_registry, fuzz_snap_core;
+
+/* A shallow copy of the table at idx, with only non-integer keys when
+ * skip_int (the registry's integer keys are references and the main
+ * thread). */
+static int fuzz_snapshot(lua_State *L, int idx, int skip_int)
 {
-    fuzz_heap heap;
-    lua_State *L = fuzz_state(&heap);
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (skip_int && lua_isinteger(L, -2)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Makes the table at idx hold exactly what the snapshot ref holds. */
+static void fuzz_restore(lua_State *L, int idx, int ref, int skip_int)
+{
+    int snap;
+    idx = lua_absindex(L, idx);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    snap = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {          /* drop or put back what changed */
+        if (!(skip_int && lua_isinteger(L, -2))) {
+            lua_pushvalue(L, -2);
+            lua_rawget(L, snap);
+            if (!lua_rawequal(L, -1, -2)) {
+                lua_pushvalue(L, -3);
+                lua_insert(L, -2);
+                lua_rawset(L, idx);     /* assigning an existing key: next() goes on */
+            } else {
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, snap)) {         /* and what was removed */
+        lua_pushvalue(L, -2);
+        lua_rawget(L, idx);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, idx);
+        } else {
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void fuzz_reset(lua_State *L)
+{
+    lua_settop(L, 0);
+    lua_pushglobaltable(L);
+    fuzz_restore(L, -1, fuzz_snap_globals, 0);
+    lua_getfield(L, -1, "core");
+    fuzz_restore(L, -1, fuzz_snap_core, 0);
+    lua_settop(L, 0);
+    lua_pushvalue(L, LUA_REGISTRYINDEX);
+    fuzz_restore(L, -1, fuzz_snap_registry, 1);
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+static lua_State *fuzz_L;
+
+/* At exit the state is closed, so every finalizer runs and LeakSanitizer's
+ * check at exit sees whatever the module malloc'd and failed to free. */
+static void fuzz_close(void)
+{
+    if (fuzz_L != NULL)
+        lua_close(fuzz_L);
+    fuzz_L = NULL;
+}
+
+/* The shared state: the module as global `core`, then setup(L) (the
+ * harness's own globals, and a first call of everything it uses, so the
+ * module's lazily made caches exist before the snapshot). */
+static lua_State *fuzz_state(lua_CFunction setup)
+{
+    static fuzz_heap heap;
+    lua_State *L = fuzz_L;
+    if (L != NULL)
+        return L;
+    fuzz_show = getenv("FUZZ_SHOW") != NULL && *getenv("FUZZ_SHOW") != '\0'
+                && strcmp(getenv("FUZZ_SHOW"), "0") != 0;
+    heap.used = 0;
+    L = lua_newstate(fuzz_alloc, &heap);
     if (L == NULL)
         abort();
+    luaL_requiref(L, "_G", luaopen_base, 1);
+    lua_pop(L, 1);
+    lua_pushcfunction(L, luaopen_bulksync_core);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK)
+        fuzz_fail(L, "loading the module");
+    lua_setglobal(L, "core");
+    lua_pushcfunction(L, setup);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+        fuzz_fail(L, "harness setup");
+    lua_pushglobaltable(L);
+    fuzz_snap_globals = fuzz_snapshot(L, -1, 0);
+    lua_getfield(L, -1, "core");
+    fuzz_snap_core = fuzz_snapshot(L, -1, 0);
+    lua_settop(L, 0);
+    fuzz_snap_registry = fuzz_snapshot(L, LUA_REGISTRYINDEX, 1);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    fuzz_L = L;
+    atexit(fuzz_close);
+    return L;
+}
+
+/* One input: run(data, size) under pcall in the shared state; only running
+ * out of the capped heap may end it with an error. */
+static int fuzz_one(lua_CFunction setup, lua_CFunction run, const uint8_t *data, size_t size,
+                    const char *what)
+{
+    lua_State *L = fuzz_state(setup);
     lua_pushcfunction(L, run);
     lua_pushlightuserdata(L, (void *)data);
     lua_pushinteger(L, (lua_Integer)size);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK && !fuzz_is_oom(L))
-        fuzz_fail(L, what);
-    lua_close(L);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        if (!fuzz_is_oom(L))
+            fuzz_fail(L, what);
+        /* the restore may need memory: free the input's first */
+        lua_settop(L, 0);
+        lua_gc(L, LUA_GCCOLLECT, 0);
+    }
+    fuzz_reset(L);
     return 0;
 }
 

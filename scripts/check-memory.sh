@@ -69,7 +69,7 @@ run_valgrind() {
   # Lua (the matrix leaves the last one it built) and stays untouched.
   plain="$work/plain"
   mkdir -p "$plain/bulksync"
-  if ! make -s -B "$plain/bulksync/core.so" MODULE="$plain/bulksync/core.so" LUA_VERSION=5.4 \
+  if ! make -s "$plain/bulksync/core.so" MODULE="$plain/bulksync/core.so" LUA_VERSION=5.4 \
       >"$work/build.log" 2>&1; then
     cat "$work/build.log"; note_failure valgrind-build; return
   fi

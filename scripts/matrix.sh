@@ -3,9 +3,13 @@
 # every Lua the module supports, then install it with LuaRocks (offline,
 # Lua 5.1 and 5.4) into a scratch tree and load it from there.
 #
-#   sh scripts/matrix.sh                 5.1 5.2 5.3 5.4 jit, then LuaRocks
-#   sh scripts/matrix.sh 5.1 jit         only these versions (no LuaRocks)
+#   sh scripts/matrix.sh                 5.1 5.2 5.3 5.4 jit, then LuaRocks,
+#                                        then scripts/check-build.sh
+#   sh scripts/matrix.sh 5.1 jit         only these versions (no LuaRocks,
+#                                        no build check)
 #   MATRIX_ROCKS=0 sh scripts/matrix.sh  skip the LuaRocks installs
+#   MATRIX_BUILD=0 sh scripts/matrix.sh  skip the check that make follows
+#                                        LUA_VERSION
 #
 # Prints one line per Lua ("Lua 5.1 (lua5.1): N passed, N failed, N skipped")
 # and ends with "matrix: N passed, N failed" over everything. Exit status 0
@@ -17,7 +21,8 @@ repo=$(pwd)
 
 versions=${*:-"5.1 5.2 5.3 5.4 jit"}
 rocks=${MATRIX_ROCKS:-1}
-[ $# -gt 0 ] && rocks=${MATRIX_ROCKS:-0}
+build_check=${MATRIX_BUILD:-1}
+[ $# -gt 0 ] && rocks=${MATRIX_ROCKS:-0} && build_check=${MATRIX_BUILD:-0}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bulksync-matrix.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -55,7 +60,8 @@ for v in $versions; do
     echo "   $interp is not installed"; fail "missing-$v"; continue
   fi
   check_deps "$interp" || { fail "deps-$v"; continue; }
-  if ! make -s clean all LUA_VERSION="$v" CFLAGS="-O2 -g -Werror" >"$work/build-$v.log" 2>&1; then
+  # -B: recompile with -Werror even when build/$v/core.so is up to date.
+  if ! make -s -B all LUA_VERSION="$v" CFLAGS="-O2 -g -Werror" >"$work/build-$v.log" 2>&1; then
     sed 's/^/   /' "$work/build-$v.log" | head -60
     echo "   Lua $v: build failed"
     summary="$summary
@@ -134,7 +140,18 @@ if [ "$rocks" = 1 ]; then
   fi
 fi
 
-make -s clean all >/dev/null 2>&1 || fail "rebuild-5.4"
+if [ "$build_check" = 1 ]; then
+  if sh scripts/check-build.sh; then
+    summary="$summary
+make LUA_VERSION=5.4/jit, make install LUA_VERSION=5.1: each for its Lua"
+  else
+    fail "build-follows-version"
+    summary="$summary
+make LUA_VERSION=...: a command built for the wrong Lua"
+  fi
+fi
+
+make -s all >/dev/null 2>&1 || fail "rebuild-5.4"
 
 echo "== summary$summary"
 [ -n "$failures" ] && echo "failed stages:$failures"

@@ -2,6 +2,10 @@
 -- plain Lua script: inside nginx bulksync picks the cosocket transport by
 -- itself, so waiting on the API never blocks the worker, and retry waits
 -- use ngx.sleep.
+--
+-- nginx.conf's header says how to run it, against the API or against the
+-- local stand-in (BULKSYNC_BASE_URL=http://127.0.0.1:8089 POLYTOMIC_API_KEY=test-key,
+-- with `lua5.4 standin/server.lua --port 8089` running).
 local bulksync = require "bulksync"
 local cjson = require "cjson.safe"
 
