@@ -71,7 +71,9 @@ for h in $harnesses; do
   rate=$(grep -Eo 'exec/s: [0-9]+' "$out/fuzz_$h.log" | tail -n 1 | sed 's/exec\/s: //')
   rate=${rate:-0}
   want=$(target "$h")
-  if [ "$rate" -ge "$want" ]; then verdict="target $want: met"; else verdict="target $want: BELOW"; fi
+  if [ "$rc" -ne 0 ]; then verdict="target $want; FAILED, see above"
+  elif [ "$rate" -ge "$want" ]; then verdict="target $want: met"
+  else verdict="target $want: BELOW"; fi
   rates="$rates
 fuzz_$h: $rate exec/s ($verdict)"
   if [ "$rc" -ne 0 ]; then
