@@ -9,8 +9,8 @@
 --   local t = require("bulksync.ngx").new(config)
 --   local resp, err = t.request(req)
 --
--- config, req, resp and err are the ones described under "Transports" in
--- bulksync.lua. Timeouts: connect_timeout bounds the connect (and TLS
+-- config, req, resp and err are the ones described in bulksync/curl.lua,
+-- the libcurl transport; err carries a `cause` for bulksync.retry. Timeouts: connect_timeout bounds the connect (and TLS
 -- handshake); timeout bounds the whole exchange, so a server that trickles
 -- bytes cannot hold a request longer than that. A timeout of 0 falls back
 -- to nginx's lua_socket_*_timeout settings.
@@ -35,19 +35,22 @@ local M = {}
 
 local READ_CHUNK = 65536
 
-local function terror(kind, message, retryable)
-  return nil, { kind = kind, message = message, retryable = retryable and true or false }
+-- cause says what went wrong, for bulksync.retry to decide on: "timeout",
+-- "network" (the connection failed or broke), "protocol" (an answer that
+-- breaks HTTP or the size limit) or "config" (TLS verification, a bad URL
+-- or header, a phase that cannot yield, no resolver).
+local function terror(kind, message, cause)
+  return nil, { kind = kind, message = message, cause = cause }
 end
 
 -- Socket errors are short strings ("timeout", "closed", "connection
 -- refused"); only a timeout has its own kind.
 local function socket_error(what, err)
   if err == "timeout" then
-    return terror("TimeoutError", what .. " timed out", true)
+    return terror("TimeoutError", what .. " timed out", "timeout")
   end
-  -- A missing resolver is a configuration problem: retrying cannot help.
-  local retryable = not find(tostring(err), "no resolver defined", 1, true)
-  return terror("TransportError", what .. " failed: " .. tostring(err), retryable)
+  local cause = find(tostring(err), "no resolver defined", 1, true) and "config" or "network"
+  return terror("TransportError", what .. " failed: " .. tostring(err), cause)
 end
 
 -- scheme://host[:port][/path]. Brackets stay on an IPv6 literal for
@@ -245,7 +248,7 @@ end
 local function raw_request(t, req, u)
   local headers, bad = request_headers(req)
   if not headers then
-    return terror("TransportError", "header " .. bad .. " has an invalid name or value", false)
+    return terror("TransportError", "header " .. bad .. " has an invalid name or value", "config")
   end
   local ngx = t.ngx
   local sock = ngx.socket.tcp()
@@ -267,10 +270,10 @@ local function raw_request(t, req, u)
     if not session then
       sock:close()
       if serr == "timeout" then return socket_error("TLS handshake with " .. where, serr) end
-      -- A failed verification is a refusal on principle: no retry.
+      -- A failed verification is a refusal on principle.
       return terror("TransportError", "TLS handshake with " .. where .. " failed: " .. tostring(serr) ..
         " (certificates are checked against lua_ssl_trusted_certificate" ..
-        (t.config.ca_file and "; ca_file is not used inside OpenResty" or "") .. ")", false)
+        (t.config.ca_file and "; ca_file is not used inside OpenResty" or "") .. ")", "config")
     end
   end
 
@@ -300,10 +303,10 @@ local function raw_request(t, req, u)
     sock:close()
     if keep_or_err == "size" then
       return terror("TransportError", format("response from %s exceeds max_response_size (%d bytes)",
-        where, limit), false)
+        where, limit), "protocol")
     end
     if keep_or_err == "protocol" then
-      return terror("TransportError", "bad HTTP response from " .. where .. ": " .. detail, false)
+      return terror("TransportError", "bad HTTP response from " .. where .. ": " .. detail, "protocol")
     end
     -- A pooled connection the server had already closed fails before any
     -- byte arrives: the caller may try once more on a fresh one.
@@ -341,7 +344,7 @@ local function resty_request(t, req, u)
   local headers, bad = request_headers(req)
   if not headers then
     httpc:close()
-    return terror("TransportError", "header " .. bad .. " has an invalid name or value", false)
+    return terror("TransportError", "header " .. bad .. " has an invalid name or value", "config")
   end
   local h = { Host = u.host_header }
   for _, pair in ipairs(headers) do h[pair[1]] = pair[2] end
@@ -366,7 +369,7 @@ local function resty_request(t, req, u)
       if limit > 0 and size > limit then
         httpc:close()
         return terror("TransportError", format("response from %s exceeds max_response_size (%d bytes)",
-          where, limit), false)
+          where, limit), "protocol")
       end
       parts[#parts + 1] = chunk
     end
@@ -387,6 +390,32 @@ end
 ------------------------------------------------------------------------
 -- The transport
 ------------------------------------------------------------------------
+
+--[[ request_many for a request function: light threads, each taking the
+next request, at most `concurrency` at once, so while one waits on its
+socket the others run. An error raised by on_done stops the others taking
+more and is raised once all are done. ]]
+function M.threaded(request)
+  return function(reqs, concurrency, on_done)
+    local thread = rawget(_G, "ngx").thread
+    local n, next_i, failure = #reqs, 1, nil
+    local function worker()
+      while failure == nil and next_i <= n do
+        local i = next_i
+        next_i = i + 1
+        local ok, e = pcall(on_done, i, request(reqs[i]))
+        if not ok then failure = failure or { e } end
+      end
+    end
+    local threads = {}
+    for k = 1, (concurrency < n and concurrency or n) do threads[k] = thread.spawn(worker) end
+    for k = 1, #threads do
+      local ok, e = thread.wait(threads[k])
+      if not ok then failure = failure or { e } end
+    end
+    if failure then error(failure[1], 0) end
+  end
+end
 
 function M.new(config)
   config = config or {}
@@ -419,7 +448,7 @@ function M.new(config)
   function t.request(req)
     local u = parse_url(req.url or "")
     if not u then
-      return terror("TransportError", "cannot parse URL (only http:// and https:// are supported)", false)
+      return terror("TransportError", "cannot parse URL (only http:// and https:// are supported)", "config")
     end
     -- Cosockets raise in phases that cannot yield (set_by_lua,
     -- header_filter_by_lua, log_by_lua, init_by_lua): report that as a
@@ -428,10 +457,12 @@ function M.new(config)
     if not ok then
       local why = gsub(tostring(resp), "^[^\n]-:%d+: ", "")
       return terror("TransportError", "cosocket request failed: " .. why ..
-        " (requests can be made from rewrite, access and content handlers and ngx.timer callbacks)", false)
+        " (requests can be made from rewrite, access and content handlers and ngx.timer callbacks)", "config")
     end
     return resp, err
   end
+
+  t.request_many = M.threaded(t.request)
 
   function t.close() end
   return t

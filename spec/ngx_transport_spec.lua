@@ -4,6 +4,9 @@
 -- connection to the pool, and which errors it reports. The real nginx run
 -- is in openresty_spec.lua.
 local transport = require "bulksync.ngx"
+-- Whether the client would try again after this transport error: the
+-- transport says what went wrong (err.cause), bulksync.retry decides.
+local function retryable(err) return require("bulksync.retry").transport_retryable(err) end
 
 -- A fake ngx whose sockets answer from `script`: one entry per connection,
 -- each the bytes the server sends (or { bytes, err = "timeout" } to end the
@@ -165,7 +168,7 @@ describe("bulksync.ngx transport", function()
     local resp, err = t.request(req { url = "https://app.example.com/api" })
     assert.is_nil(resp)
     assert.equal("TransportError", err.kind)
-    assert.is_false(err.retryable)
+    assert.is_false(retryable(err))
     assert.matches("lua_ssl_trusted_certificate", err.message, 1, true)
     assert.is_true(ngx.sockets[1].closed)
   end)
@@ -227,7 +230,7 @@ describe("bulksync.ngx transport", function()
       local resp, err = t.request(req())
       assert.is_nil(resp)
       assert.equal("TransportError", err.kind)
-      assert.is_false(err.retryable)
+      assert.is_false(retryable(err))
       assert.matches("max_response_size", err.message, 1, true)
       assert.is_true(ngx.sockets[i].closed)
     end
@@ -238,7 +241,7 @@ describe("bulksync.ngx transport", function()
     local resp, err = t.request(req())
     assert.is_nil(resp)
     assert.equal("TimeoutError", err.kind)
-    assert.is_true(err.retryable)
+    assert.is_true(retryable(err))
   end)
 
   it("stops reading once the whole-request deadline has passed", function()
@@ -262,7 +265,7 @@ describe("bulksync.ngx transport", function()
     local resp, err = t.request(req())
     assert.is_nil(resp)
     assert.equal("TransportError", err.kind)
-    assert.is_true(err.retryable)
+    assert.is_true(retryable(err))
     assert.equal("connect to 127.0.0.1:8080 failed: connection refused", err.message)
   end)
 
@@ -270,7 +273,7 @@ describe("bulksync.ngx transport", function()
     local t, ngx = with_ngx({})
     ngx.refuse = "no resolver defined to resolve \"app.example.com\""
     local _, err = t.request(req())
-    assert.is_false(err.retryable)
+    assert.is_false(retryable(err))
   end)
 
   it("tries once more on a fresh connection when a pooled one was closed by the server", function()
@@ -289,7 +292,7 @@ describe("bulksync.ngx transport", function()
     for _ = 1, 2 do
       local _, err = t.request(req())
       assert.equal("TransportError", err.kind)
-      assert.is_false(err.retryable)
+      assert.is_false(retryable(err))
       assert.matches("bad HTTP response", err.message, 1, true)
     end
   end)

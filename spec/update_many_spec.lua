@@ -402,21 +402,23 @@ describe("client:update_many without libcurl", function()
     before_each(function() saved = rawget(_G, "ngx"); rawset(_G, "ngx", fake_ngx()) end)
     after_each(function() rawset(_G, "ngx", saved) end)
 
-    -- A transport named "ngx" whose request yields once, like a cosocket.
+    -- A transport whose request yields once, like a cosocket, run many at
+    -- once by the OpenResty transport's light threads.
     local function threaded_client(fail_id)
       local stats = { active = 0, most = 0, sent = 0 }
+      local function request(req)
+        stats.active = stats.active + 1
+        stats.most = math.max(stats.most, stats.active)
+        stats.sent = stats.sent + 1
+        coroutine.yield()
+        stats.active = stats.active - 1
+        if fail_id and req.url:find(fail_id, 1, true) then
+          return { status = 404, headers = {}, body = '{"message":"gone","status":404}' }
+        end
+        return { status = 200, headers = {}, body = '{"data":{"id":"' .. req.url:match("[^/]+$") .. '"}}' }
+      end
       local c = bulksync.new { api_key = "k", retry_base = 0, transport = { name = "ngx",
-        request = function(req)
-          stats.active = stats.active + 1
-          stats.most = math.max(stats.most, stats.active)
-          stats.sent = stats.sent + 1
-          coroutine.yield()
-          stats.active = stats.active - 1
-          if fail_id and req.url:find(fail_id, 1, true) then
-            return { status = 404, headers = {}, body = '{"message":"gone","status":404}' }
-          end
-          return { status = 200, headers = {}, body = '{"data":{"id":"' .. req.url:match("[^/]+$") .. '"}}' }
-        end } }
+        request = request, request_many = require("bulksync.ngx").threaded(request) } }
       return c, stats
     end
 

@@ -1,0 +1,193 @@
+--[[ bulksync.endpoints: the API's endpoints as data, and the one path
+every call takes through them.
+
+A row says everything a call needs: method, path template (each {param}
+checked by its kind in PARAMS and escaped), query parameters and their
+types, whether it takes a body (validated and encoded by the C core for the
+call's API version), the shape of its answer, and whether it may carry an
+Idempotency-Key. EP.call builds the URL, checks the options, the query and
+the body before anything is sent, runs the request under bulksync.retry,
+decodes the answer and types its errors. Adding an endpoint is a row. ]]
+
+local core = require "bulksync.core"
+local E = require "bulksync.errors"
+local O = require "bulksync.options"
+local R = require "bulksync.retry"
+local curl = require "bulksync.curl"
+
+local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
+local concat, sort = table.concat, table.sort
+local format = string.format
+local floor = math.floor
+
+local EP = {}
+
+-- Kinds of path parameter, each returning the text for the path: sync ids
+-- are UUIDs (sent lower-case, nothing to escape); schema ids are the
+-- source's own names, any non-empty string, escaped.
+EP.PARAMS = {
+  id = O.uuid,
+  schema_id = function(v, path) return O.escape(O.name(v, path)) end,
+}
+
+-- Query parameter types: a checker returns the text to send, or nil.
+local QUERY = {
+  boolean = function(v) if type(v) == "boolean" then return tostring(v) end end,
+  string = function(v) if type(v) == "string" and v ~= "" then return O.escape(v) end end,
+  page_size = function(v)
+    if type(v) == "number" and v == floor(v) and v >= 1 and v <= 50 then return format("%d", v) end
+  end,
+}
+local QUERY_TEXT = {
+  boolean = "must be true or false",
+  string = "must be a non-empty string",
+  page_size = "must be a whole number from 1 to 50 (the API's largest page)",
+}
+
+-- What the answer's {"data": ...} holds.
+--   object: a table;  list: a list (data null is an empty list)
+EP.rows = {
+  list = { method = "GET", path = "/api/bulk/syncs", response = "list",
+    query = { active = "boolean", limit = "page_size", page_token = "string" } },
+  get = { method = "GET", path = "/api/bulk/syncs/{id}", response = "object",
+    query = { refresh_schemas = "boolean" } },
+  update = { method = "PUT", path = "/api/bulk/syncs/{id}", response = "object", body = true,
+    idempotent = true, options = { "plan" } },
+  schemas = { method = "GET", path = "/api/bulk/syncs/{id}/schemas", response = "list",
+    options = { "details" } },
+  schema = { method = "GET", path = "/api/bulk/syncs/{id}/schemas/{schema_id}", response = "object" },
+}
+
+-- Each row's template split once into literal text and parameter names,
+-- its query names in a fixed order, and the option names its call takes.
+for name, row in pairs(EP.rows) do
+  row.name = name
+  row.parts, row.params = {}, {}
+  local from = 1
+  for lit, param, stop in row.path:gmatch("()%{([%w_]+)%}()") do
+    row.parts[#row.parts + 1] = row.path:sub(from, lit - 1)
+    row.parts[#row.parts + 1] = param
+    row.params[#row.params + 1] = param
+    from = stop
+  end
+  row.parts[#row.parts + 1] = row.path:sub(from)
+  row.query_names = {}
+  for q in pairs(row.query or {}) do row.query_names[#row.query_names + 1] = q end
+  sort(row.query_names)
+  local names = {}
+  for _, q in ipairs(row.query_names) do names[#names + 1] = q end
+  names[#names + 1] = "retries"
+  if row.body then names[#names + 1] = "version"; names[#names + 1] = "strict" end
+  if row.idempotent then names[#names + 1] = "idempotency_key" end
+  for _, o in ipairs(row.options or {}) do names[#names + 1] = o end
+  row.option_names = names
+end
+
+-- The path of a row, its parameters checked and escaped.
+local function path_of(row, args)
+  local parts, out = row.parts, {}
+  for i = 1, #parts do
+    if i % 2 == 1 then
+      out[i] = parts[i]
+    else
+      local name = parts[i]
+      out[i] = EP.PARAMS[name](args[i / 2], name)
+    end
+  end
+  return concat(out)
+end
+
+local function query_of(row, opts)
+  local q
+  for _, name in ipairs(row.query_names) do
+    local v = opts[name]
+    if v ~= nil then
+      local kind = row.query[name]
+      local text = QUERY[kind](v)
+      if not text then E.invalid(name, QUERY_TEXT[kind], "options") end
+      q = q or {}
+      q[#q + 1] = name .. "=" .. text
+    end
+  end
+  return q and ("?" .. concat(q, "&")) or ""
+end
+
+--- The request a transport gets; key (checked) adds an Idempotency-Key.
+function EP.request(state, method, path, body, key)
+  local config = state.config
+  local req = {
+    method = method,
+    url = config.base_url .. path,
+    body = body,
+    headers = config.headers,
+    header_lines = config.header_lines,
+    timeout = config.timeout,
+    connect_timeout = config.connect_timeout,
+  }
+  if key then
+    local h = {}
+    for k, v in pairs(config.headers) do h[k] = v end
+    h["Idempotency-Key"] = key
+    req.headers = h
+    req.extra_lines = { "Idempotency-Key: " .. key }
+  end
+  return req
+end
+
+function EP.meta(resp, attempts, version)
+  local h = resp.headers or {}
+  local copy = h
+  if not resp[curl.FRESH_HEADERS] then
+    copy = {}
+    for k, v in pairs(h) do copy[k] = v end
+  end
+  return { status = resp.status, headers = copy, version = h["x-polytomic-version"] or version,
+    attempts = attempts }
+end
+
+--- The data of a row's answer (and the whole envelope).
+function EP.decode(row, resp, secrets)
+  local data, envelope = E.decode_envelope(resp, row.name, secrets, row.response == "list")
+  if type(data) ~= "table" then
+    E.raise("DecodeError", { status = resp.status, message = format('%s: "data" is not %s', row.name,
+      row.response == "list" and "a list" or "an object") })
+  end
+  return data, envelope
+end
+
+--- The JSON of a body, or a ValidationError naming every problem (with a
+-- client's secrets taken out of them).
+function EP.encode(body, version, strict, secrets, limits)
+  local json, problems, count = core.encode(body, version, strict, limits)
+  if not json then error(E.validation(problems, count, nil, secrets), 0) end
+  return json
+end
+
+--[[ Checks everything a call of `row` is given, before anything is sent:
+... is the path parameters in template order, then the body if the row has
+one, then the options table. Returns the request, the options, the API
+version and the attempts allowed. ]]
+function EP.prepare(state, row, ...)
+  local nparams = #row.params
+  local args = { ... }
+  local opts = O.check(args[nparams + (row.body and 2 or 1)], row.option_names)
+  local path = path_of(row, args) .. query_of(row, opts)
+  local version = O.version(opts.version or state.config.version)
+  local json
+  if row.body and not opts.plan then
+    json = EP.encode(args[nparams + 1], version, opts.strict, state.secrets, state.limits)
+  end
+  local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil
+  local req = EP.request(state, row.method, path, json, key)
+  return req, opts, version, O.retries(opts.retries, state.policy.retries) + 1
+end
+
+--- One call: data, meta (and the envelope), or a typed error raised.
+function EP.call(state, row, ...)
+  local req, _, version, max = EP.prepare(state, row, ...)
+  local resp, attempts = R.request(state, req, max)
+  local data, envelope = EP.decode(row, resp, state.secrets)
+  return data, EP.meta(resp, attempts, version), envelope
+end
+
+return EP
