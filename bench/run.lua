@@ -19,7 +19,7 @@ local function machine()
 end
 
 local wanted = {}
-for r in (os.getenv("BENCH_ROWS") or "1 2 3 4 5 6 7"):gmatch("%d") do wanted[r] = true end
+for r in (os.getenv("BENCH_ROWS") or "1 2 3 4 5 6 7 8 9"):gmatch("%d") do wanted[r] = true end
 
 local function memory_row()
   local n1 = 1000
@@ -40,6 +40,46 @@ local function memory_row()
   } }
 end
 
+-- Row 8: the loop of row 3 as a Lua user writes it by hand, run by
+-- bench/lua/handwritten.lua under the Lua those clients exist for, with our
+-- client on that same Lua beside them.
+local function handwritten_rows()
+  local lua, cpath = os.getenv("BENCH_HAND_LUA") or "lua5.2", os.getenv("BENCH_HAND_CPATH") or ""
+  local n, ns, runs = H.quick and 500 or 3000, H.quick and 200 or 1000, H.quick and 3 or 5
+  local tag = lua:match("^lua(.+)$") and "Lua " .. lua:match("^lua(.+)$") or lua
+  local curl_row = string.format("8a vs lua-curl+cjson, %s, one connection (x%d)", tag, n)
+  local socket_row = string.format("8b vs socket.http+cjson, %s, new connection each (x%d)", tag, ns)
+  if cpath == "" then
+    return { { row = curl_row, ours = "-", reference = "skipped: no module built for " .. lua,
+      ratio = "-", target = ">= 1.50", met = "-" } }
+  end
+  local out = H.shell(string.format("BENCH_CPATH=%s %s bench/lua/handwritten.lua %d %d %d 2>&1",
+    H.quote(cpath), H.quote(lua), n, ns, runs))
+  local res, missing = {}, {}
+  for line in (out or ""):gmatch("[^\n]+") do
+    local name, rest = line:match("^(%S+) (.*)$")
+    if name == "versions" then res.versions = rest
+    elseif name and rest:match("^missing ") then missing[name] = rest:sub(9)
+    elseif name and tonumber(rest) then res[name] = tonumber(rest) end
+  end
+  assert(res.ours, "hand-written run failed: " .. tostring(out):gsub("%s+", " "):sub(-200))
+  io.stderr:write("  row 8 ran on: ", res.versions or lua, "\n")
+  local ours_rate = 1 / res.ours
+  local function row(label, name, ref_label, target, min)
+    if not res[name] then
+      return { row = label, ours = H.rate(ours_rate), reference = "skipped: " .. (missing[name] or "failed"),
+        ratio = "-", target = target, met = "-" }
+    end
+    local r = ours_rate / (1 / res[name])
+    return { row = label, ours = H.rate(ours_rate), reference = ref_label .. " " .. H.rate(1 / res[name]),
+      ratio = string.format("%.2f", r), target = target, met = min and H.met(r >= min) or "-" }
+  end
+  return {
+    row(curl_row, "curl", "lua-curl", ">= 1.50", 1.5),
+    row(socket_row, "socket", "socket.http", "(none)", nil),
+  }
+end
+
 local rows = {}
 local function add(list)
   for _, r in ipairs(list) do
@@ -50,9 +90,10 @@ end
 
 print(machine())
 print(string.format("each figure: median of %s runs, all measured in this run; ratio = ours / reference",
-  H.quick and "3" or "5 (row 6: 3)"))
-print("(times for rows 1-3 and 6a, so lower is better; rates for row 4 and the speed-up of 6b, so higher is better)")
-io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-7", "\n")
+  H.quick and "3" or "5 (row 6: 3; row 9: one count)"))
+print("(times for rows 1-3 and 6a and counts for row 9, so lower is better; rates for rows 4 and 8 and the"
+  .. " speed-up of 6b, so higher is better)")
+io.stderr:write("bench: running rows ", os.getenv("BENCH_ROWS") or "1-9", "\n")
 
 -- A row that fails is reported in the table; the others still run.
 local function try(label, fn)
@@ -79,6 +120,8 @@ end
 if wanted["5"] then try("5  connections", function() return require("net").connection_rows() end) end
 if wanted["6"] then try("6  update_many", function() return require("net").parallel_rows() end) end
 if wanted["7"] then try("7  memory", memory_row) end
+if wanted["8"] then try("8  hand-written Lua clients", handwritten_rows) end
+if wanted["9"] then try("9  allocations", function() return require("alloc").rows() end) end
 
 print()
 print(H.table(rows))

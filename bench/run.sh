@@ -7,6 +7,7 @@
 #   BENCH_ROWS="1 2" sh bench/run.sh  only some rows
 #   BENCH_PIN=0 sh bench/run.sh       let the scheduler place client and stub
 #   LUA_VERSION=5.1|5.2|5.3|jit       another Lua (lua-cjson and luasocket for it too)
+#   BENCH_HAND_LUA_VERSION=5.1        row 8 (lua-curl, socket.http) on 5.1, not 5.2
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -21,6 +22,19 @@ mkdir -p "$MODDIR/bulksync"
 make -s "$MODDIR/bulksync/core.so" MODULE="$MODDIR/bulksync/core.so" LUA_VERSION="$LUA_VERSION" >/dev/null
 BENCH_CPATH="$MODDIR/?.so;"
 export BENCH_CPATH LUA
+
+# Row 8's hand-written clients exist for older Luas only (Debian's lua-curl:
+# 5.1 and 5.2), so that row runs on one of those, with our module built for
+# it too; without that Lua and its headers the row says it was skipped.
+HAND_VERSION=${BENCH_HAND_LUA_VERSION:-5.2}
+BENCH_HAND_LUA=lua$HAND_VERSION
+HANDDIR=$OUT/lua$HAND_VERSION
+BENCH_HAND_CPATH=""
+if command -v "$BENCH_HAND_LUA" >/dev/null 2>&1 && mkdir -p "$HANDDIR/bulksync" &&
+   make -s "$HANDDIR/bulksync/core.so" MODULE="$HANDDIR/bulksync/core.so" LUA_VERSION="$HAND_VERSION" >/dev/null; then
+  BENCH_HAND_CPATH="$HANDDIR/?.so;"
+fi
+export BENCH_HAND_LUA BENCH_HAND_CPATH
 
 # Row 3's floor: plain libcurl, built here so it matches the local libcurl.
 CC=${CC:-cc}

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # The benchmark's stub server, sourced by bench/run.sh and bench/profile.sh
 # (run from the project root, with LUA and OUT set):
 #   stub_start   writes $OUT/stub/stub.conf from bench/nginx/stub.conf.in and

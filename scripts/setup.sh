@@ -8,8 +8,9 @@ set -eu
 core="gcc libc6-dev make pkg-config perl lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted lua-socket luarocks"
 # Every Lua the module supports, the OpenResty host, the memory and fuzz tools.
 test_extra="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
-  nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates locales lua-yaml"
-bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time"
+  nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates locales lua-yaml
+  lua-check cppcheck"
+bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time lua5.2 liblua5.2-dev lua-curl valgrind"
 
 case "${1:-core}" in
   core)  wanted="$core" ;;

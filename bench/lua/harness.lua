@@ -54,9 +54,10 @@ function H.compare(fns, n, runs)
   return out
 end
 
+-- "*a" and "*l", not "a" and "l": the hand-written rows run this under Lua 5.2.
 function H.read(path)
   local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -72,7 +73,7 @@ end
 function H.shell(cmd)
   local p = io.popen(cmd:find("2>&1", 1, true) and cmd or (cmd .. " 2>/dev/null"))
   if not p then return nil end
-  local s = p:read("a")
+  local s = p:read("*a")
   local ok = p:close()
   if not ok then return nil, s end
   return (s:gsub("%s+$", ""))

@@ -13,7 +13,7 @@ local port, n1, n2 = arg[1], tonumber(arg[2]), tonumber(arg[3])
 local page = 4096
 do
   local p = io.popen("getconf PAGESIZE 2>/dev/null")
-  if p then page = tonumber(p:read("a")) or page; p:close() end
+  if p then page = tonumber(p:read("*a")) or page; p:close() end
 end
 
 -- Resident pages from /proc/self/statm (its second field), after a full
@@ -22,7 +22,7 @@ local function rss()
   collectgarbage("collect")
   collectgarbage("collect")
   local f = assert(io.open("/proc/self/statm", "r"))
-  local _, resident = f:read("l"):match("^(%d+)%s+(%d+)")
+  local _, resident = f:read("*l"):match("^(%d+)%s+(%d+)")
   f:close()
   return tonumber(resident) * page
 end

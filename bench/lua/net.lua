@@ -58,6 +58,8 @@ local function header_lines()
   return lines
 end
 
+M.header_lines, M.body_file, M.base, M.sync_id = header_lines, body_file, base, id
+
 local function run_floor(port, n)
   local args = { env.floor, base(port) .. "/api/bulk/syncs/" .. id, body_file, n }
   for _, l in ipairs(header_lines()) do args[#args + 1] = l end
