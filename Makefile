@@ -10,6 +10,7 @@
 #   make fuzz                 bounded libFuzzer pass over encoder and decoder
 #   make matrix               specs under every supported Lua
 #   make bench                the benchmark table
+#   make check                luacheck, cppcheck, -Werror builds with gcc and clang
 #   make LUA_VERSION=5.1|5.2|5.3|5.4|jit ...
 
 LUA_VERSION ?= 5.4
@@ -52,7 +53,7 @@ MODULE      := bulksync/core.so
 # Which Lua bulksync/core.so is for, for people and scripts to read.
 STAMP       := build/core.so.lua-version
 
-.PHONY: all test unit demo install clean setup check-memory fuzz bench matrix FORCE
+.PHONY: all test unit demo install clean setup check check-memory fuzz bench matrix FORCE
 
 all: $(MODULE)
 
@@ -88,6 +89,11 @@ unit: all
 
 demo: setup
 	@sh scripts/demo.sh
+
+# Lint, static analysis and warning-free builds; no server needed.
+check:
+	@sh scripts/setup.sh test
+	@sh scripts/check.sh
 
 # Every spec under valgrind memcheck and under an ASan+UBSan build.
 check-memory:

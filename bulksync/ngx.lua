@@ -142,7 +142,7 @@ function Exchange:arm()
   return true
 end
 
-function Exchange:receive(pattern, what)
+function Exchange:receive(pattern)
   if not self:arm() then return nil, "timeout" end
   local data, err, partial = self.sock:receive(pattern)
   if not data then self.partial = partial end

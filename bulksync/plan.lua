@@ -210,8 +210,8 @@ local function project_sync(sync, schema, opts)
         local list, p = named(name, pcall(schemas_body, opts.schemas, f))
         if p then problems[#problems + 1] = p else body[name] = list end
       end
-    elseif f.kept and not opts.keep_organization then
-      -- The server keeps it when omitted; only partner callers send it.
+    elseif f.kept and not opts.keep_organization then   -- luacheck: ignore 542
+      -- Left out: only partner callers send it (keep_organization).
     elseif v == nil or (v == null and not f.nullable) then
       if f.required then
         problems[#problems + 1] = {

@@ -8,7 +8,7 @@
 local core = require "bulksync.core"
 local E = require "bulksync.errors"
 
-local type, ipairs, tostring, tonumber, error = type, ipairs, tostring, tonumber, error
+local type, tostring, tonumber, error = type, tostring, tonumber, error
 local floor, min = math.floor, math.min
 local byte = string.byte
 

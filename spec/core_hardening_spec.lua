@@ -272,12 +272,12 @@ describe("the work one body may cost", function()
     local long = string.rep("x", 5000)
     b = body_2025()
     b.name = long
-    _, problems = core.encode(b, V25, false, { max_bytes = 4096 })
+    problems = select(2, core.encode(b, V25, false, { max_bytes = 4096 }))
     assert.equal("name", problems[1].path)
     assert.truthy(problems[1].problem:find("more than 4096 bytes", 1, true))
     b.name = "n"
     b.destination_configuration = { [long] = true }
-    _, problems = core.encode(b, V25, false, { max_bytes = 4096 })
+    problems = select(2, core.encode(b, V25, false, { max_bytes = 4096 }))
     assert.equal("destination_configuration", problems[1].path)
     assert.truthy(problems[1].problem:find("more than 4096 bytes", 1, true))
     -- The same body fits the defaults.
@@ -330,7 +330,7 @@ describe("the same table gives the same bytes", function()
 
   local function is_sorted(list)
     for i = 2, #list do
-      if not (list[i - 1] < list[i]) then return false end
+      if list[i - 1] >= list[i] then return false end
     end
     return true
   end
@@ -382,7 +382,9 @@ describe("the same table gives the same bytes", function()
     assert.equal(17, #top)
     for i = 2, #top do assert.truthy(top[i - 1] < top[i], json) end
     assert.truthy(json:find('"default_schedule":{"frequency":"daily","hour":"05","minute":"30"}', 1, true), json)
-    assert.truthy(json:find('{"id":"s","enabled":true,"disable_data_cutoff":false,"partition_key":"p","tracking_field":"t","fields":["f"]}', 1, true), json)
+    local want = '{"id":"s","enabled":true,"disable_data_cutoff":false,"partition_key":"p",'
+      .. '"tracking_field":"t","fields":["f"]}'
+    assert.truthy(json:find(want, 1, true), json)
   end)
 
   it("gives the same bytes in two processes, whatever the insertion order", function()
@@ -483,7 +485,8 @@ describe("a response with two different Content-Length headers", function()
     local srv = start { two_lengths(#DATA, #DATA, DATA),
                         { send = "HTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. ", " .. #DATA .. "\r\n\r\n" .. DATA, close = true },
                         -- an interim response's length does not count
-                        { send = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: " .. #DATA .. "\r\n\r\n" .. DATA, close = true } }
+                        { send = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: " .. #DATA
+                          .. "\r\n\r\n" .. DATA, close = true } }
     local h = core.http {}
     finally(function() h:close() end)
     for _ = 1, 3 do

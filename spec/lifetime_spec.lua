@@ -276,7 +276,7 @@ describe("client lifetime", function()
         c:close()
         assert.equal(1, t.closes)
         local t2 = counting_transport()
-        local c2, ok2 = chunk(bulksync, t2, true)
+        local c2, ok2 = chunk(bulksync, t2, true)   -- luacheck: ignore 231
         assert.is_false(ok2)
         assert.equal(1, t2.closes)
         c, c2 = nil, nil

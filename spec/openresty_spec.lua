@@ -34,11 +34,11 @@ local function fire(port, path)
 end
 
 local function collect(c)
-  local raw, err, partial = c:receive("*a")
+  local got, err, partial = c:receive("*a")
   c:close()
-  raw = raw or partial or ""
-  assert(raw ~= "", "no answer from nginx: " .. tostring(err))
-  return tonumber(raw:match("^HTTP/%d%.%d (%d+)")), cjson.decode(raw:match("\r\n\r\n(.*)$"))
+  got = got or partial or ""
+  assert(got ~= "", "no answer from nginx: " .. tostring(err))
+  return tonumber(got:match("^HTTP/%d%.%d (%d+)")), cjson.decode(got:match("\r\n\r\n(.*)$"))
 end
 
 local function puts(srv)

@@ -423,7 +423,7 @@ describe("schema: value types", function()
     local p, text = only_problem(function(b) b.resync_concurrency_limit = 2 ^ 70 end)
     assert.are.equal("resync_concurrency_limit", p)
     assert.truthy(text:find("^must be an integer between %-2%^%d+ and 2%^%d+.*, got 1%.1805916207174e%+21$"))
-    p, text = only_problem(function(b) b.concurrency_limit = math.huge end)
+    text = select(2, only_problem(function(b) b.concurrency_limit = math.huge end))
     assert.truthy(text:find("^must be an integer between .*, got inf$"))
   end)
 

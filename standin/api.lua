@@ -645,9 +645,9 @@ function App:put(id, body_text, version, actor)
             "unknown_id")
         end
       end
-      local content = pick(item, ADDITIONAL_KEYS)
-      content.schemas = content.schemas or A {}
-      list[i] = stored_schedule(old_by_id[item.id], content, ADDITIONAL_KEYS, now, actor)
+      local item_content = pick(item, ADDITIONAL_KEYS)
+      item_content.schemas = item_content.schemas or A {}
+      list[i] = stored_schedule(old_by_id[item.id], item_content, ADDITIONAL_KEYS, now, actor)
     end
     new.additional_schedules = list
   end
