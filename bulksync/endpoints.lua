@@ -15,7 +15,7 @@ local O = require "bulksync.options"
 local R = require "bulksync.retry"
 local curl = require "bulksync.curl"
 
-local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
+local type, pairs, ipairs, select, error = type, pairs, ipairs, select, error
 local concat, sort = table.concat, table.sort
 local format = string.format
 local floor = math.floor
@@ -83,16 +83,20 @@ for name, row in pairs(EP.rows) do
   row.option_names = names
 end
 
--- The path of a row, its parameters checked and escaped.
-local function path_of(row, args)
-  local parts, out = row.parts, {}
-  for i = 1, #parts do
-    if i % 2 == 1 then
-      out[i] = parts[i]
-    else
-      local name = parts[i]
-      out[i] = EP.PARAMS[name](args[i / 2], name)
-    end
+-- The path of a row, its parameters (the first arguments) checked and
+-- escaped. One or two parameters, the usual case, make no table.
+local function path_of(row, ...)
+  local parts, params, kinds = row.parts, row.params, EP.PARAMS
+  local n = #params
+  if n == 0 then return parts[1] end
+  local a = kinds[params[1]]((...), params[1])
+  if n == 1 then return parts[1] .. a .. parts[3] end
+  local b = kinds[params[2]]((select(2, ...)), params[2])
+  if n == 2 then return parts[1] .. a .. parts[3] .. b .. parts[5] end
+  local out = { parts[1], a, parts[3], b, parts[5] }
+  for i = 3, n do
+    out[#out + 1] = kinds[params[i]]((select(i, ...)), params[i])
+    out[#out + 1] = parts[2 * i + 1]
   end
   return concat(out)
 end
@@ -169,13 +173,12 @@ one, then the options table. Returns the request, the options, the API
 version and the attempts allowed. ]]
 function EP.prepare(state, row, ...)
   local nparams = #row.params
-  local args = { ... }
-  local opts = O.check(args[nparams + (row.body and 2 or 1)], row.option_names)
-  local path = path_of(row, args) .. query_of(row, opts)
+  local opts = O.check((select(nparams + (row.body and 2 or 1), ...)), row.option_names)
+  local path = path_of(row, ...) .. query_of(row, opts)
   local version = O.version(opts.version or state.config.version)
   local json
   if row.body and not opts.plan then
-    json = EP.encode(args[nparams + 1], version, opts.strict, state.secrets, state.limits)
+    json = EP.encode((select(nparams + 1, ...)), version, opts.strict, state.secrets, state.limits)
   end
   local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil
   local req = EP.request(state, row.method, path, json, key)

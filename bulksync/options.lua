@@ -81,9 +81,14 @@ local function unknown(opts, list, problems, shown)
   return problems
 end
 
+-- What a call without options gets: shared and never written to, so the
+-- usual call makes no table for it.
+local NONE = setmetatable({}, { __newindex = function() error("bulksync: options are read-only", 2) end })
+O.NONE = NONE
+
 --- opts (nil or a table of the names in `list`, a NAMES key or a list).
 function O.check(opts, list, what)
-  if opts == nil then return {} end
+  if opts == nil then return NONE end
   what = what or "options"
   if type(opts) ~= "table" then invalid("", "options must be a table", what) end
   if type(list) == "string" then list = NAMES[list] end

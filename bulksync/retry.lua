@@ -148,15 +148,38 @@ end
 -- The driver
 ------------------------------------------------------------------------
 
+-- The decision after an attempt: its error (nil for a 2xx), and when
+-- another attempt should follow, the wait before it.
+local function settle(ctx, req, attempt, max, resp, terr)
+  local err = outcome(req, attempt, resp, terr, ctx.secrets)
+  if err and err.retryable and attempt < max then
+    return err, R.wait(ctx.policy, attempt, resp and resp.headers)
+  end
+  return err
+end
+
+--- One request under the retry policy (ctx = { transport, policy,
+-- secrets }): the response and the number of attempts it took, or the last
+-- attempt's typed error raised. Makes no table of its own: this is every
+-- single call's path.
+function R.request(ctx, req, max)
+  local transport = ctx.transport
+  for attempt = 1, max do
+    local resp, terr = transport.request(req)
+    local err, wait = settle(ctx, req, attempt, max, resp, terr)
+    if not err then return resp, attempt end
+    if not wait then error(err, 0) end
+    transport.sleep(wait)
+  end
+end
+
 -- Runs the jobs' requests, at most `concurrency` in flight, calling
--- on_done(i, response | nil, err) as each ends. One request goes straight
--- to transport.request; many to transport.request_many (libcurl's multi
--- handle, or OpenResty light threads) when the transport has it, else one
--- after another.
+-- on_done(i, response | nil, err) as each ends: transport.request_many
+-- (libcurl's multi handle, or OpenResty light threads) when the transport
+-- has it, else one after another.
 local function exchange(transport, jobs, concurrency, on_done)
   local n = #jobs
-  if n == 1 then return on_done(1, transport.request(jobs[1].req)) end
-  if transport.request_many then
+  if transport.request_many and n > 1 then
     local reqs = {}
     for i = 1, n do reqs[i] = jobs[i].req end
     return transport.request_many(reqs, concurrency, on_done)
@@ -164,46 +187,32 @@ local function exchange(transport, jobs, concurrency, on_done)
   for i = 1, n do on_done(i, transport.request(jobs[i].req)) end
 end
 
---[[ R.run(ctx, jobs, concurrency, done): ctx = { transport, policy,
-secrets }; each job is { req, max = attempts allowed }. Every job runs
-once; those whose error is retryable and that have attempts left run again
-in the next round, after one sleep of the longest wait any of them needs.
-done(job, response | nil, attempts, err) is called once per job, as it
-ends for good. A single call is a single job: the same rule, one wait per
-attempt. ]]
+--[[ R.run(ctx, jobs, concurrency, done): many requests, each job
+{ req, max = attempts allowed }, under the same decision as R.request, in
+rounds: every job runs once; those whose error is retryable and that have
+attempts left run again in the next round, after one sleep of the longest
+wait any of them needs. done(job, response | nil, attempts, err) is called
+once per job, as it ends for good. ]]
 function R.run(ctx, jobs, concurrency, done)
-  local transport, policy, secrets = ctx.transport, ctx.policy, ctx.secrets
-  local pending, again, wait
+  local pending, again, longest
   local function on_done(i, resp, terr)
     local job = pending[i]
     job.attempt = (job.attempt or 0) + 1
-    local err = outcome(job.req, job.attempt, resp, terr, secrets)
-    if err and err.retryable and job.attempt < job.max then
+    local err, wait = settle(ctx, job.req, job.attempt, job.max, resp, terr)
+    if wait then
       again[#again + 1] = job
-      local w = R.wait(policy, job.attempt, resp and resp.headers)
-      if w > wait then wait = w end
+      if wait > longest then longest = wait end
       return
     end
     return done(job, not err and resp or nil, job.attempt, err)
   end
   pending = jobs
   while #pending > 0 do
-    again, wait = {}, 0
-    exchange(transport, pending, concurrency, on_done)
+    again, longest = {}, 0
+    exchange(ctx.transport, pending, concurrency, on_done)
     pending = again
-    if #pending > 0 then transport.sleep(wait) end
+    if #pending > 0 then ctx.transport.sleep(longest) end
   end
-end
-
---- One request under the retry policy: the response and the number of
--- attempts it took, or the last attempt's typed error raised.
-function R.request(ctx, req, max)
-  local got, attempts, failure
-  R.run(ctx, { { req = req, max = max } }, 1, function(_, resp, n, err)
-    got, attempts, failure = resp, n, err
-  end)
-  if failure then error(failure, 0) end
-  return got, attempts
 end
 
 R._outcome = outcome
