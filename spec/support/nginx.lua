@@ -44,13 +44,7 @@ local function exists(path)
   return false
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read_file = require("spec.support.files").read
 
 local function write_file(path, text)
   local f = assert(io.open(path, "wb"))

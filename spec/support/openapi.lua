@@ -32,22 +32,11 @@ local json = require "standin.json"
 
 local M = {}
 
+local files = require "spec.support.files"
+local shell_quote, read_all = files.shell_quote, files.read
+
 local function this_root()
-  local src = debug.getinfo(1, "S").source
-  src = src:sub(1, 1) == "@" and src:sub(2) or "spec/support/openapi.lua"
-  return (src:gsub("spec/support/openapi%.lua$", ""))
-end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
+  return files.root_of(debug.getinfo(1, "S").source, "spec/support/openapi.lua")
 end
 
 -- The YAML document as Lua tables, or nil and a reason.

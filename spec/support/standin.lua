@@ -48,22 +48,11 @@ M.null = json.null
 
 local START_TIMEOUT = 10
 
+local files = require "spec.support.files"
+local shell_quote, slurp = files.shell_quote, files.read
+
 local function this_root()
-  local src = debug.getinfo(1, "S").source
-  src = src:sub(1, 1) == "@" and src:sub(2) or "spec/support/standin.lua"
-  return (src:gsub("spec/support/standin%.lua$", ""))
-end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
+  return files.root_of(debug.getinfo(1, "S").source, "spec/support/standin.lua")
 end
 
 ---------------------------------------------------------------- raw client
