@@ -17,9 +17,10 @@
  * results in input order: { status=, headers=, body= } or { kind=, message=,
  * curl_code= }. With a callback, which gets those whole results, the list
  * returned holds only each outcome ({ status= } or the error fields): the
- * response bodies are not kept past their callback. The multi handle and a pool of transfer slots (one easy
- * handle each) live in the userdata and are reused across calls; the multi
- * handle's connection cache lets any slot reuse any idle connection.
+ * response bodies are not kept past their callback. The multi handle and a
+ * pool of transfer slots (one easy handle each) live in the userdata and are
+ * reused across calls; the multi handle's connection cache lets any slot
+ * reuse any idle connection.
  * callback(index, result) runs (protected) as each transfer ends, always
  * between curl_multi_* calls, never from inside curl.
  *
@@ -28,10 +29,11 @@
  * Lua results are built only after curl_easy_perform has returned. So no Lua
  * error can longjmp through libcurl or leak a buffer.
  *
- * The work is split so a later curl multi driver can reuse it: a client
- * (bs_conf: options, the static header list) and a transfer (bs_xfer: easy
- * handle, buffers, per-request header list). xfer_setup, xfer_prepare,
- * xfer_finish and xfer_push_result know nothing about how the transfer is run.
+ * The work is split between a client (bs_conf: options, the static header
+ * list) and a transfer (bs_xfer: easy handle, buffers, per-request header
+ * list), so perform and perform_many share xfer_setup, xfer_prepare,
+ * xfer_finish and xfer_push_result, which know nothing about how the
+ * transfer is run.
  */
 
 #include <stdint.h>
@@ -42,14 +44,11 @@
 
 #include <curl/curl.h>
 
-#include "bulksync.h"
+#include "http.h"
 
 /* ===================== CONFIGURATION ===================== */
 
-#define DEFAULT_TIMEOUT          60.0                  /* seconds, whole exchange */
-#define DEFAULT_CONNECT_TIMEOUT  10.0                  /* seconds */
-#define DEFAULT_MAX_RESPONSE     (16.0 * 1024 * 1024)  /* bytes of body */
-#define MAX_SECONDS              2000000.0  /* keeps milliseconds inside a 32-bit long */
+/* The option limits are in http.h: core.LIMITS exports them. */
 #define MAX_HEADER_BYTES         (256 * 1024)   /* all header lines of one response */
 #define MIN_BUFFER_BYTES         (16 * 1024)
 #define KEEP_BUFFER_BYTES        (1024 * 1024)  /* larger buffers are freed between requests */
@@ -726,12 +725,13 @@ int bs_http_new(lua_State *L)
         lua_pop(L, 1);
     }
 
-    timeout = opt_number(L, 1, "timeout", DEFAULT_TIMEOUT, 0.001, MAX_SECONDS,
-                         "a positive number of seconds");
-    connect_timeout = opt_number(L, 1, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001, MAX_SECONDS,
+    timeout = opt_number(L, 1, "timeout", BS_HTTP_TIMEOUT_DEFAULT, BS_HTTP_SECONDS_MIN,
+                         BS_HTTP_SECONDS_MAX, "a positive number of seconds");
+    connect_timeout = opt_number(L, 1, "connect_timeout", BS_HTTP_CONNECT_TIMEOUT_DEFAULT,
+                                 BS_HTTP_SECONDS_MIN, BS_HTTP_SECONDS_MAX,
                                  "a positive number of seconds");
-    max_response = opt_number(L, 1, "max_response_size", DEFAULT_MAX_RESPONSE, 1.0,
-                              (double)(SIZE_MAX / 2) < 4294967295.0 ? (double)(SIZE_MAX / 2) : 4294967295.0,
+    max_response = opt_number(L, 1, "max_response_size", BS_HTTP_MAX_RESPONSE_DEFAULT,
+                              BS_HTTP_MAX_RESPONSE_MIN, BS_HTTP_MAX_RESPONSE_MAX,
                               "a positive whole number of bytes");
     if ((double)(unsigned long)max_response != max_response)
         luaL_error(L, "bulksync.http: option 'max_response_size' must be a positive whole number of bytes");
