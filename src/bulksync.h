@@ -25,7 +25,9 @@
 #if defined(__GNUC__) && __GNUC__ >= 4
 #  define BS_EXPORT    __attribute__((visibility("default")))
 #  define BS_INTERNAL  __attribute__((visibility("hidden")))
+#  define BS_NOINLINE  __attribute__((noinline))   /* keeps a cold path out of a hot loop */
 #else
+#  define BS_NOINLINE
 #  define BS_EXPORT
 #  define BS_INTERNAL
 #endif

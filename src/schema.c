@@ -359,16 +359,20 @@ const char *const *bs_schema_versions(void)
 #define QUOTED_MAX 40   /* room for "name": of the longest field name (29 bytes) */
 
 typedef struct lookup {
+    unsigned long all;                /* every field seen: nothing can be missing */
     unsigned char slot[SLOTS];        /* by name hash: 1-based field position; 0 = empty */
     unsigned char len[MAX_FIELDS];    /* name lengths */
     unsigned char pslot[SLOTS];       /* the same, by address of the interned name */
     const char   *interned[MAX_FIELDS];
+    unsigned char islot[SLOTS];       /* by the names' object identity (see get_index) */
+    const void   *ident[MAX_FIELDS];
     /* "name": padded with NULs: written with one fixed-size copy (a copy
      * of a variable small size compiles to a slow string instruction). */
     char          quoted[MAX_FIELDS][QUOTED_MAX];
 } lookup;
 
 typedef struct index_ud {
+    int    by_ident;   /* lua_topointer names a string: keys are found with one call */
     lookup obj[sizeof all_objects / sizeof all_objects[0]];   /* by object id */
 } index_ud;
 
@@ -380,7 +384,7 @@ static unsigned key_hash(const char *s, size_t n)
     return ((unsigned)n * 7u + u[0] * 3u + u[n / 2] * 5u + u[n - 1]) & (SLOTS - 1);
 }
 
-static unsigned ptr_hash(const char *p)
+static unsigned ptr_hash(const void *p)
 {
     size_t a = (size_t)p;
     return (unsigned)(a >> 4 ^ a >> 10) & (SLOTS - 1);
@@ -424,10 +428,22 @@ static const index_ud *get_index(lua_State *L)
             lk->len[j] = (unsigned char)n;
             lua_pushstring(L, name);
             lk->interned[j] = lua_tostring(L, -1);
+            lua_pushvalue(L, -1);
             lua_rawseti(L, names, (int)bs_rawlen(L, names) + 1);
             for (h = ptr_hash(lk->interned[j]); lk->pslot[h]; h = (h + 1) & (SLOTS - 1))
                 ;
             lk->pslot[h] = (unsigned char)(j + 1);
+            /* Lua 5.4 and LuaJIT give a string's object address here (5.1
+             * to 5.3 give NULL): the same for every key equal to the name. */
+            lk->ident[j] = lua_topointer(L, -1);
+            if (lk->ident[j] != NULL) {
+                ix->by_ident = 1;
+                for (h = ptr_hash(lk->ident[j]); lk->islot[h]; h = (h + 1) & (SLOTS - 1))
+                    ;
+                lk->islot[h] = (unsigned char)(j + 1);
+            }
+            lk->all |= 1UL << j;
+            lua_pop(L, 1);
         }
     }
     bs_setuservalue(L, names - 1);
@@ -435,6 +451,18 @@ static const index_ud *get_index(lua_State *L)
     lua_insert(L, -2);
     lua_rawset(L, LUA_REGISTRYINDEX);
     return ix;
+}
+
+/* 1-based position of the field whose name is the string object p, 0 if
+ * none (or p is not a name). */
+static int find_ident(const lookup *lk, const void *p)
+{
+    unsigned h;
+    int pos;
+    for (h = ptr_hash(p); (pos = lk->islot[h]) != 0; h = (h + 1) & (SLOTS - 1))
+        if (lk->ident[pos - 1] == p)
+            return pos;
+    return 0;
 }
 
 /* 1-based position of the field named s in o, 0 if none. */
@@ -738,7 +766,7 @@ static const char *expected(const field *f, char *buf, size_t size)
     }
 }
 
-static void wrong_type(bs_walk *w, const field *f, int i)
+BS_NOINLINE static void wrong_type(bs_walk *w, const field *f, int i)
 {
     char buf[512];
     if (f->type == T_STRING && (f->flags & F_PART))
@@ -752,7 +780,7 @@ static void wrong_type(bs_walk *w, const field *f, int i)
  * quoted: a secret pasted into the wrong field would end up in a message or
  * a log. Its size says enough to find it, and for an enum the nearest value
  * (quoting the schema, not the input) says what was probably meant. */
-static void wrong_text(bs_walk *w, const field *f, const char *s, size_t n, const char *why)
+BS_NOINLINE static void wrong_text(bs_walk *w, const field *f, const char *s, size_t n, const char *why)
 {
     char buf[512], hint[96];
     const char *near = f->type == T_ENUM ? closest_enum(f->enums, s, n) : NULL;
@@ -770,14 +798,14 @@ static int enter(bs_walk *w)
     if (w->depth >= BS_MAX_DEPTH) {
         bs_report(w, BS_P_STRUCTURE, "nested deeper than %d levels (does a table contain itself?)",
                   BS_MAX_DEPTH);
-        w->stop = 1;
+        w->stop |= BS_STOP_DEEP;
         return 0;
     }
     w->depth++;
     return 1;
 }
 
-static void unknown_field(bs_walk *w, const sctx *s, const object *o, const char *key, size_t len,
+BS_NOINLINE static void unknown_field(bs_walk *w, const sctx *s, const object *o, const char *key, size_t len,
                           int root)
 {
     const field *f;
@@ -811,7 +839,7 @@ static void unknown_field(bs_walk *w, const sctx *s, const object *o, const char
 
 /* The table at t should be an object: it is a list, or has a key (at kidx,
  * or none) that is not a string. */
-static void not_an_object(bs_walk *w, int t, int kidx, int root)
+BS_NOINLINE static void not_an_object(bs_walk *w, int t, int kidx, int root)
 {
     char got[64];
     const char *kind = table_kind(w->L, t);
@@ -856,42 +884,50 @@ static void check_missing(bs_walk *w, const object *o, unsigned long seen, int r
 }
 
 /* One lua_next pass finds each key's field in the object's lookup and
- * parks the value in that field's stack slot; then the fields are checked
- * and written in the schema's order, so the bytes never depend on a
- * process's hash order. */
+ * leaves the key and its value on the stack (a copy of the key goes on
+ * with the traversal); then the fields are checked and written in the
+ * schema's order, so the bytes never depend on a process's hash order. */
 static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int root)
 {
     lua_State *L = w->L;
     const lookup *lk = &s->index->obj[o->id];
     unsigned long seen = 0;
-    int first = 1, whole = 1, empty = 1, base, j;
+    int slot[MAX_FIELDS];   /* stack index of each seen field's value */
+    int first = 1, whole = 1, empty = 1, base, top, j;
 
     if (!enter(w))
         return;
-    if (!lua_checkstack(L, o->nfields + 8)) {
+    /* A table's keys are distinct: at most nfields pairs stay. */
+    if (!lua_checkstack(L, 2 * o->nfields + 8)) {
         bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
-        w->stop = 1;
+        w->stop |= BS_STOP_DEEP;
         w->depth--;
         return;
     }
     base = lua_gettop(L);
-    lua_settop(L, base + o->nfields);   /* slot base + pos: the value of field pos */
+    top = base;             /* what lua_next leaves: key at top + 1, value at top + 2 */
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const char *key;
         size_t klen;
         int pos;
         empty = 0;
+        /* The usual key is one of the names: one call finds it. */
+        if (s->index->by_ident && (pos = find_ident(lk, lua_topointer(L, -2))) != 0)
+            goto found;
         if (lua_type(L, -2) != LUA_TSTRING) {
-            not_an_object(w, t, lua_gettop(L) - 1, root);
+            not_an_object(w, t, top + 1, root);
             whole = 0;
             break;
         }
         key = lua_tolstring(L, -2, &klen);
         pos = find_field(lk, o, key, klen);
         if (pos != 0) {
+        found:
             seen |= 1UL << (pos - 1);
-            lua_replace(L, base + pos);
+            slot[pos - 1] = top + 2;
+            top += 2;
+            lua_pushvalue(L, -2);
             continue;
         }
         bs_push_key(w, key, klen);
@@ -903,14 +939,15 @@ static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int r
             break;
         }
     }
-    lua_settop(L, base + o->nfields);
     if (w->out)
         bs_buf_putc(L, w->out, '{');
     for (j = 0; j < o->nfields && !bs_stopped(w); j++) {
-        const field *f = o->fields[j];
-        size_t n = lk->len[j];
+        const field *f;
+        size_t n;
         if (!(seen & (1UL << j)))
             continue;
+        f = o->fields[j];
+        n = lk->len[j];
         if (w->out) {
             bs_buf *b = w->out;
             bs_buf_reserve(L, b, QUOTED_MAX + 1);
@@ -921,7 +958,7 @@ static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int r
             first = 0;
         }
         bs_push_key(w, f->name, n);
-        walk_value(w, s, f, base + 1 + j);
+        walk_value(w, s, f, slot[j]);
         bs_pop(w);
     }
     if (bs_stopped(w))
@@ -935,7 +972,7 @@ static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int r
     }
     if (w->out)
         bs_buf_putc(L, w->out, '}');
-    if (whole)
+    if (whole && (seen != lk->all || w->strict))
         check_missing(w, o, seen, root);
     w->depth--;
 }
@@ -952,7 +989,7 @@ static int table_is_empty(lua_State *L, int t)
 
 /* strict: a bare id stands for an object without the fields that strict
  * wants sent (a schema given by id alone gets every field enabled). */
-static void refuse_bare_id(bs_walk *w, const object *o)
+BS_NOINLINE static void refuse_bare_id(bs_walk *w, const object *o)
 {
     int j;
     for (j = 0; j < o->nfields; j++) {
@@ -986,7 +1023,7 @@ static int list_key(lua_State *L, int i, lua_Integer *k)
 /* A list whose keys are not 1, 2, 3 ... in traversal order: one lua_next
  * pass checks them (a sequence 1..n, no holes), then items go in index
  * order. */
-static void walk_list_slow(bs_walk *w, const sctx *s, const field *f, int t, int base)
+BS_NOINLINE static void walk_list_slow(bs_walk *w, const sctx *s, const field *f, int t, int base)
 {
     lua_State *L = w->L;
     lua_Integer n = 0, max = 0, k;

@@ -77,8 +77,10 @@ void bs_report(bs_walk *w, bs_problem code, const char *fmt, ...)
     va_list ap;
 
     w->nproblems++;
-    if (w->nproblems > BS_MAX_PROBLEMS)
+    if (w->nproblems > BS_MAX_PROBLEMS) {
+        w->stop |= BS_STOP_FULL;
         return;
+    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
@@ -106,6 +108,8 @@ void bs_report_rollback(bs_walk *w, int keep)
         lua_rawseti(w->L, w->problems, k);
     }
     w->nproblems = keep;
+    if (keep <= BS_MAX_PROBLEMS)
+        w->stop &= ~BS_STOP_FULL;
 }
 
 /* ===================== limits ===================== */
@@ -162,6 +166,7 @@ int bs_limit_reached(bs_walk *w, size_t extra)
     else if (w->out && (w->out->len > w->max_bytes || extra > w->max_bytes - w->out->len))
         w->halted = BS_LIMIT_BYTES;
     if (w->halted) {
+        w->stop |= BS_STOP_LIMIT;
         w->next_check = 0;   /* every later visit comes here and stops */
         return 1;
     }

@@ -67,6 +67,10 @@ typedef enum bs_problem { BS_PROBLEM_CODES(BS_P_ENUM_) BS_P_COUNT } bs_problem;
 BS_INTERNAL extern const char *const bs_problem_names[BS_P_COUNT];
 
 enum { BS_LIMIT_VALUES = 1, BS_LIMIT_BYTES = 2 };
+/* Reasons to stop, kept in one mask so the hot loops test one word:
+ * too deep (the rest would only repeat it), a limit passed, or
+ * BS_MAX_PROBLEMS reported already. */
+enum { BS_STOP_DEEP = 1, BS_STOP_LIMIT = 2, BS_STOP_FULL = 4 };
 
 typedef struct bs_seg {
     const char  *key;      /* NULL: a list position */
@@ -85,7 +89,7 @@ typedef struct bs_walk {
     int        nproblems;
     int        depth;
     int        strict;     /* also report every omitted optional field */
-    int        stop;       /* too deep: the rest would only repeat it */
+    int        stop;       /* why walking on would add nothing (BS_STOP_*), or 0 */
     int        halted;     /* 0, or which limit stopped the walk (BS_LIMIT_*) */
     int        limit_reported;
     /* Segments a limit report keeps, or -1 for all: a limit passed inside
@@ -142,7 +146,7 @@ static inline int bs_too_big(bs_walk *w, size_t n)
 /* Walking on would add nothing useful. */
 static inline int bs_stopped(const bs_walk *w)
 {
-    return w->stop || w->halted || w->nproblems > BS_MAX_PROBLEMS;
+    return w->stop != 0;
 }
 
 static inline void bs_push_key(bs_walk *w, const char *key, size_t len)
