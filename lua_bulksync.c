@@ -3,12 +3,15 @@
  *
  * The public module is bulksync.lua; it keeps the parts that must run in a
  * Lua frame (transports whose socket calls yield, retry waits through the
- * host's sleep). This file binds the C pieces to Lua:
+ * host's sleep). This file is the top layer: it binds the C pieces to Lua
+ * and nothing below it calls up into it.
  *
- *   src/json.c    JSON writing and reading
  *   src/schema.c  the API's fields, described once as data, and the walker
  *                 that validates and encodes a body in one pass
+ *   src/json.c    JSON writing and reading
  *   src/http.c    the libcurl client
+ *   src/walk.c    the walk context: path segments, problems, limits
+ *   src/buffer.c  the byte buffer
  *
  * Copyright (c) lua-bulksync developers. MIT licence (see README.md).
  */
@@ -20,168 +23,17 @@
 #include <string.h>
 #include <time.h>
 
-#include "bulksync.h"
-
-/* ===================== walk context =====================
- * Paths and problems are shared by the schema walker and the generic JSON
- * writer, so both name a problem the same way. */
-
-static size_t path_append(bs_ctx *c, const char *s, size_t n)
-{
-    size_t old = c->pathlen;
-    if (c->pathlen + n >= BS_PATH_MAX - 4) {
-        /* A path this long is already unreadable: mark it cut, keep going. */
-        if (c->pathlen < BS_PATH_MAX - 4) {
-            memcpy(c->path + c->pathlen, "...", 3);
-            c->pathlen += 3;
-        }
-    } else {
-        memcpy(c->path + c->pathlen, s, n);
-        c->pathlen += n;
-    }
-    c->path[c->pathlen] = '\0';
-    return old;
-}
-
-size_t bs_path_key(bs_ctx *c, const char *key, size_t len)
-{
-    size_t old = c->pathlen;
-    if (c->pathlen > 0)
-        path_append(c, ".", 1);
-    path_append(c, key, len);
-    return old;
-}
-
-size_t bs_path_index(bs_ctx *c, lua_Integer i)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "[%ld]", (long)i);
-    return path_append(c, tmp, (size_t)n);
-}
-
-void bs_report(bs_ctx *c, const char *fmt, ...)
-{
-    lua_State *L = c->L;
-    char msg[512];
-    va_list ap;
-
-    c->nproblems++;
-    if (c->nproblems > BS_MAX_PROBLEMS)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-
-    if (lua_isnil(L, c->problems)) {     /* made at the first problem */
-        lua_newtable(L);
-        lua_replace(L, c->problems);
-    }
-    lua_createtable(L, 0, 2);
-    lua_pushlstring(L, c->path, c->pathlen);
-    lua_setfield(L, -2, "path");
-    lua_pushstring(L, msg);
-    lua_setfield(L, -2, "problem");
-    lua_rawseti(L, c->problems, (int)bs_rawlen(L, c->problems) + 1);
-}
-
-/* ===================== limits ===================== */
-
-void bs_limits_default(bs_ctx *c)
-{
-    c->max_values = (size_t)BS_DEFAULT_MAX_VALUES;
-    c->max_bytes = (size_t)BS_DEFAULT_MAX_BYTES;
-    c->nvalues = 0;
-    c->next_check = 1;   /* the first value sets the real one */
-    c->halted = 0;
-    c->limit_reported = 0;
-}
-
-/* A size_t can hold the ceiling on 64-bit hosts; a 32-bit one gets less. */
-static double ceiling(double want)
-{
-    double most = (double)((size_t)-1 / 4);
-    return want < most ? want : most;
-}
-
-static size_t read_limit(lua_State *L, int idx, const char *name, size_t def, double hi)
-{
-    double v;
-    lua_getfield(L, idx, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return def;
-    }
-    v = lua_type(L, -1) == LUA_TNUMBER ? (double)lua_tonumber(L, -1) : -1;
-    lua_pop(L, 1);
-    if (!(v >= 1 && v <= hi) || v != (double)(size_t)v) {
-        lua_pushfstring(L, "limits.%s must be a whole number from 1 to %f", name, (lua_Number)hi);
-        luaL_argerror(L, idx, lua_tostring(L, -1));
-    }
-    return (size_t)v;
-}
-
-void bs_limits_read(lua_State *L, int idx, bs_ctx *c)
-{
-    if (lua_isnoneornil(L, idx))
-        return;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-        lua_pop(L, 1);
-        /* The key is not echoed: it is the caller's text, maybe anything. */
-        if (strcmp(k, "max_values") != 0 && strcmp(k, "max_bytes") != 0)
-            luaL_argerror(L, idx, "limits may only hold max_values and max_bytes");
-    }
-    c->max_values = read_limit(L, idx, "max_values", c->max_values, ceiling(BS_CEILING_MAX_VALUES));
-    c->max_bytes = read_limit(L, idx, "max_bytes", c->max_bytes, ceiling(BS_CEILING_MAX_BYTES));
-}
-
-int bs_limit_reached(bs_ctx *c, size_t extra)
-{
-    if (c->halted)
-        return 1;
-    if (c->nvalues > c->max_values)
-        c->halted = BS_LIMIT_VALUES;
-    else if (c->out && (c->out->len > c->max_bytes || extra > c->max_bytes - c->out->len))
-        c->halted = BS_LIMIT_BYTES;
-    if (c->halted) {
-        c->next_check = 0;   /* every later visit comes here and stops */
-        return 1;
-    }
-    c->next_check = c->max_values - c->nvalues < BS_CHECK_EVERY
-                  ? c->max_values + 1 : c->nvalues + BS_CHECK_EVERY;
-    return 0;
-}
-
-const char *bs_limit_text(bs_ctx *c, char *buf, size_t size)
-{
-    if (c->halted == BS_LIMIT_BYTES)
-        snprintf(buf, size, "body is too large: more than %lu bytes of JSON (raise with max_bytes)",
-                 (unsigned long)c->max_bytes);
-    else
-        snprintf(buf, size, "body is too large: more than %lu values visited (raise with max_values)",
-                 (unsigned long)c->max_values);
-    return buf;
-}
-
-int bs_is_array_marked(lua_State *L, int idx)
-{
-    int marked;
-    if (!lua_getmetatable(L, idx))
-        return 0;
-    luaL_getmetatable(L, BS_ARRAY_MT);
-    marked = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return marked;
-}
+#include "schema.h"
+#include "json.h"
+#include "http.h"
 
 /* ===================== encode / validate =====================
  * core.encode(body, version, strict, limits) -> json | nil, problems, count
  * core.validate(body, version, strict, limits) -> true | nil, problems, count
  * limits: nil or { max_values = n, max_bytes = n } (see core.LIMITS)
- * One scratch buffer per Lua state (upvalue 1) is reused between calls, so
- * encoding a body allocates nothing once the buffer has grown. */
+ * Each encoding function has its own scratch buffer (upvalue 1), reused
+ * between calls, so encoding a body allocates nothing once the buffer has
+ * grown. */
 
 static const bs_version *check_version(lua_State *L, int idx)
 {
@@ -194,31 +46,21 @@ static const bs_version *check_version(lua_State *L, int idx)
 
 static int walk_body(lua_State *L, int want_json)
 {
-    bs_ctx c;
+    bs_walk w;
     const bs_version *v = check_version(L, 2);
-    int strict = lua_toboolean(L, 3);
     bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
 
     lua_settop(L, 4);
-    memset(&c, 0, sizeof c);
-    bs_limits_default(&c);
-    bs_limits_read(L, 4, &c);
-    c.L = L;
-    c.strict = strict;
-    c.out = want_json ? out : NULL;
-    /* A valid body reports nothing: the problems table is made by the
-     * first report. */
-    lua_pushnil(L);
-    c.problems = lua_gettop(L);
-    if (c.out)
-        bs_buf_reset(c.out);
+    bs_walk_init(&w, L, want_json ? out : NULL);
+    bs_walk_limits(&w, 4);
+    w.strict = lua_toboolean(L, 3);
 
-    bs_schema_encode(&c, 1, v);
+    bs_schema_encode(&w, 1, v);
 
-    if (c.nproblems > 0) {
+    if (w.nproblems > 0) {
         lua_pushnil(L);
-        lua_pushvalue(L, c.problems);
-        lua_pushinteger(L, c.nproblems);
+        lua_pushvalue(L, w.problems);
+        lua_pushinteger(L, w.nproblems);
         return 3;
     }
     if (want_json)
@@ -234,23 +76,17 @@ static int core_validate(lua_State *L) { return walk_body(L, 0); }
 /* core.encode_value(v, limits) -> json | nil, problems: any value, no schema. */
 static int core_encode_value(lua_State *L)
 {
-    bs_ctx c;
+    bs_walk w;
     bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
 
     luaL_checkany(L, 1);
     lua_settop(L, 2);
-    memset(&c, 0, sizeof c);
-    bs_limits_default(&c);
-    bs_limits_read(L, 2, &c);
-    c.L = L;
-    c.out = out;
-    lua_pushnil(L);                      /* problems: made by the first report */
-    c.problems = lua_gettop(L);
-    bs_buf_reset(out);
-    bs_json_value(&c, 1);
-    if (c.nproblems > 0) {
+    bs_walk_init(&w, L, out);
+    bs_walk_limits(&w, 2);
+    bs_json_value(&w, 1);
+    if (w.nproblems > 0) {
         lua_pushnil(L);
-        lua_pushvalue(L, c.problems);
+        lua_pushvalue(L, w.problems);
         return 2;
     }
     lua_pushlstring(L, out->data, out->len);
@@ -331,9 +167,33 @@ static const luaL_Reg core_buffered_functions[] = {
     { NULL, NULL }
 };
 
-int luaopen_bulksync_core(lua_State *L);
+/* { default =, min =, max = } of one option. */
+static void push_range(lua_State *L, const char *name, double def, double lo, double hi)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, (lua_Number)def);
+    lua_setfield(L, -2, "default");
+    lua_pushnumber(L, (lua_Number)lo);
+    lua_setfield(L, -2, "min");
+    lua_pushnumber(L, (lua_Number)hi);
+    lua_setfield(L, -2, "max");
+    lua_setfield(L, -2, name);
+}
 
-int luaopen_bulksync_core(lua_State *L)
+/* Pushes a whole number as an integer where the Lua has them, so it
+ * prints without a fraction. */
+static void push_whole(lua_State *L, double v)
+{
+#if BS_HAVE_INTEGER
+    lua_pushinteger(L, (lua_Integer)v);
+#else
+    lua_pushnumber(L, (lua_Number)v);
+#endif
+}
+
+BS_EXPORT int luaopen_bulksync_core(lua_State *L);
+
+BS_EXPORT int luaopen_bulksync_core(lua_State *L)
 {
     const char *const *names;
     const luaL_Reg *r;
@@ -348,8 +208,8 @@ int luaopen_bulksync_core(lua_State *L)
     lua_newtable(L);
     bs_setfuncs(L, core_plain_functions, 0);
 
-    /* The scratch buffer is shared by the encoders through an upvalue:
-     * no C global, so two Lua states never share it. */
+    /* Each encoder gets its own scratch buffer as an upvalue: no C global,
+     * so two Lua states never share one. */
     for (r = core_buffered_functions; r->name; r++) {
         bs_buf_push(L);
         lua_pushcclosure(L, r->func, 1);
@@ -367,19 +227,34 @@ int luaopen_bulksync_core(lua_State *L)
         lua_rawseti(L, -2, i);
     }
     lua_setfield(L, -2, "API_VERSIONS");
+    lua_pushstring(L, bs_schema_versions()[0]);   /* the newest */
+    lua_setfield(L, -2, "DEFAULT_VERSION");
 
-    /* core.LIMITS: the defaults, and the ceilings a call may raise them to. */
-    lua_createtable(L, 0, 3);
-    lua_pushinteger(L, (lua_Integer)BS_DEFAULT_MAX_VALUES);
+    lua_createtable(L, BS_P_COUNT, 0);
+    for (i = 0; i < BS_P_COUNT; i++) {
+        lua_pushstring(L, bs_problem_names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "PROBLEM_CODES");
+
+    /* core.LIMITS: the walk's defaults and the ceilings a call may raise
+     * them to; the http client's options as { default =, min =, max = }. */
+    lua_createtable(L, 0, 6);
+    push_whole(L, BS_DEFAULT_MAX_VALUES);
     lua_setfield(L, -2, "max_values");
-    lua_pushinteger(L, (lua_Integer)BS_DEFAULT_MAX_BYTES);
+    push_whole(L, BS_DEFAULT_MAX_BYTES);
     lua_setfield(L, -2, "max_bytes");
     lua_createtable(L, 0, 2);
-    lua_pushinteger(L, (lua_Integer)ceiling(BS_CEILING_MAX_VALUES));
+    push_whole(L, bs_limit_ceiling(BS_CEILING_MAX_VALUES));
     lua_setfield(L, -2, "max_values");
-    lua_pushinteger(L, (lua_Integer)ceiling(BS_CEILING_MAX_BYTES));
+    push_whole(L, bs_limit_ceiling(BS_CEILING_MAX_BYTES));
     lua_setfield(L, -2, "max_bytes");
     lua_setfield(L, -2, "ceiling");
+    push_range(L, "timeout", BS_HTTP_TIMEOUT_DEFAULT, BS_HTTP_SECONDS_MIN, BS_HTTP_SECONDS_MAX);
+    push_range(L, "connect_timeout", BS_HTTP_CONNECT_TIMEOUT_DEFAULT, BS_HTTP_SECONDS_MIN,
+               BS_HTTP_SECONDS_MAX);
+    push_range(L, "max_response_size", BS_HTTP_MAX_RESPONSE_DEFAULT, BS_HTTP_MAX_RESPONSE_MIN,
+               BS_HTTP_MAX_RESPONSE_MAX);
     lua_setfield(L, -2, "LIMITS");
 
     lua_pushliteral(L, BS_MODULE_VERSION);

@@ -15,12 +15,10 @@
 #  define bs_setfuncs(L, l, n)     luaL_setfuncs((L), (l), (n))
 #  define bs_getuservalue(L, i)    lua_getuservalue((L), (i))
 #  define bs_setuservalue(L, i)    lua_setuservalue((L), (i))
-#  define bs_pushglobaltable(L)    lua_pushglobaltable(L)
 #else
 #  define bs_rawlen(L, i)          lua_objlen((L), (i))
 #  define bs_getuservalue(L, i)    lua_getfenv((L), (i))
 #  define bs_setuservalue(L, i)    lua_setfenv((L), (i))
-#  define bs_pushglobaltable(L)    lua_pushvalue((L), LUA_GLOBALSINDEX)
 /* luaL_register with a NULL name fills the table on top, as setfuncs does
  * with no upvalues; lua-bulksync never registers with upvalues on 5.1. */
 #  define bs_setfuncs(L, l, n)     ((void)(n), luaL_register((L), NULL, (l)))

@@ -17,9 +17,10 @@
  * results in input order: { status=, headers=, body= } or { kind=, message=,
  * curl_code= }. With a callback, which gets those whole results, the list
  * returned holds only each outcome ({ status= } or the error fields): the
- * response bodies are not kept past their callback. The multi handle and a pool of transfer slots (one easy
- * handle each) live in the userdata and are reused across calls; the multi
- * handle's connection cache lets any slot reuse any idle connection.
+ * response bodies are not kept past their callback. The multi handle and a
+ * pool of transfer slots (one easy handle each) live in the userdata and are
+ * reused across calls; the multi handle's connection cache lets any slot
+ * reuse any idle connection.
  * callback(index, result) runs (protected) as each transfer ends, always
  * between curl_multi_* calls, never from inside curl.
  *
@@ -28,10 +29,11 @@
  * Lua results are built only after curl_easy_perform has returned. So no Lua
  * error can longjmp through libcurl or leak a buffer.
  *
- * The work is split so a later curl multi driver can reuse it: a client
- * (bs_conf: options, the static header list) and a transfer (bs_xfer: easy
- * handle, buffers, per-request header list). xfer_setup, xfer_prepare,
- * xfer_finish and xfer_push_result know nothing about how the transfer is run.
+ * The work is split between a client (bs_conf: options, the static header
+ * list) and a transfer (bs_xfer: easy handle, buffers, per-request header
+ * list), so perform and perform_many share xfer_setup, xfer_prepare,
+ * xfer_finish and xfer_push_result, which know nothing about how the
+ * transfer is run.
  */
 
 #include <stdint.h>
@@ -42,14 +44,11 @@
 
 #include <curl/curl.h>
 
-#include "bulksync.h"
+#include "http.h"
 
 /* ===================== CONFIGURATION ===================== */
 
-#define DEFAULT_TIMEOUT          60.0                  /* seconds, whole exchange */
-#define DEFAULT_CONNECT_TIMEOUT  10.0                  /* seconds */
-#define DEFAULT_MAX_RESPONSE     (16.0 * 1024 * 1024)  /* bytes of body */
-#define MAX_SECONDS              2000000.0  /* keeps milliseconds inside a 32-bit long */
+/* The option limits are in http.h: core.LIMITS exports them. */
 #define MAX_HEADER_BYTES         (256 * 1024)   /* all header lines of one response */
 #define MIN_BUFFER_BYTES         (16 * 1024)
 #define KEEP_BUFFER_BYTES        (1024 * 1024)  /* larger buffers are freed between requests */
@@ -59,6 +58,7 @@
 
 #define USER_AGENT               "lua-bulksync/" BS_MODULE_VERSION
 #define CLOSED_MESSAGE           "bulksync: client is closed"
+#define CTYPE_JSON               "Content-Type: application/json"
 
 /* ===================== BUFFERS =====================
  * A byte sink with a hard limit: the transfer is aborted (callback returns
@@ -123,6 +123,10 @@ static void sink_free(sink *s)
 
 typedef struct bs_conf {           /* one per client, fixed at creation */
     struct curl_slist *headers;    /* static header lines + "Expect:" (owned) */
+    /* The static lines plus one Content-Type line: [0] JSON, [1] empty.
+     * Built the first time a request needs one (owned), so a request
+     * without extra lines copies no list. */
+    struct curl_slist *typed[2];
     char   *ca_file;               /* owned copy, or NULL */
     char   *proxy;                 /* owned copy, or NULL: libcurl reads the environment */
     int     proxy_off;             /* proxy = false: ignore the environment too */
@@ -133,7 +137,14 @@ typedef struct bs_conf {           /* one per client, fixed at creation */
 
 typedef struct bs_xfer {           /* one per transfer in flight */
     CURL              *easy;
+    bs_conf           *conf;             /* the client's (not owned) */
     struct curl_slist *headers;          /* the client's static list (not owned) */
+    struct curl_slist *shared;           /* a list of conf->typed for one request, or NULL */
+    /* What the handle holds from the last request, so an unchanged URL or
+     * method is not copied into libcurl again (each set allocates). */
+    const char        *custom;           /* CUSTOMREQUEST: a canonical method name, or NULL */
+    size_t             url_len;          /* 0: unknown, set it */
+    char               url[512];
     struct curl_slist *request_headers;  /* static + extra lines for one request (owned) */
     sink               body, head;
     /* Content-Length of the response being read: RFC 9112 section 6.3
@@ -228,6 +239,7 @@ static CURLcode xfer_setup(bs_xfer *x, const bs_conf *c)
     x->easy = curl_easy_init();
     if (x->easy == NULL)
         return CURLE_FAILED_INIT;
+    x->conf = (bs_conf *)c;
     x->headers = c->headers;
     x->body.limit = c->max_response;
     x->head.limit = MAX_HEADER_BYTES;
@@ -273,21 +285,35 @@ static CURLcode xfer_setup(bs_xfer *x, const bs_conf *c)
 static CURLcode xfer_prepare(bs_xfer *x, const bs_request *r)
 {
     int native = strcmp(r->method, "GET") == 0 || (r->fields && strcmp(r->method, "POST") == 0);
+    const char *custom = native ? NULL : r->method;
+    size_t url_len = strlen(r->url);
 
     x->error[0] = '\0';
     x->content_length = -1;
     x->length_conflict = 0;
     sink_reset(&x->body);
     sink_reset(&x->head);
-    SETOPT(x, CURLOPT_URL, r->url);
-    SETOPT(x, CURLOPT_HTTPHEADER, x->request_headers ? x->request_headers : x->headers);
+    if (url_len == 0 || url_len != x->url_len || memcmp(x->url, r->url, url_len) != 0) {
+        x->url_len = 0;
+        SETOPT(x, CURLOPT_URL, r->url);
+        if (url_len < sizeof x->url) {
+            memcpy(x->url, r->url, url_len);
+            x->url_len = url_len;
+        }
+    }
+    SETOPT(x, CURLOPT_HTTPHEADER, x->request_headers ? x->request_headers
+                                  : x->shared ? x->shared : x->headers);
     if (r->fields) {
         SETOPT(x, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         SETOPT(x, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     } else {
         SETOPT(x, CURLOPT_HTTPGET, 1L);
     }
-    SETOPT(x, CURLOPT_CUSTOMREQUEST, native ? NULL : r->method);
+    if (custom != x->custom) {
+        x->custom = NULL;
+        SETOPT(x, CURLOPT_CUSTOMREQUEST, custom);
+        x->custom = custom;
+    }
     return CURLE_OK;
 }
 
@@ -298,8 +324,10 @@ static void xfer_finish(bs_xfer *x)
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
+    /* HTTPGET does not clear CUSTOMREQUEST (a copy curl owns): it stays
+     * for the next request, which changes it only if it differs. */
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    x->shared = NULL;
     if (x->request_headers) {
         curl_slist_free_all(x->request_headers);
         x->request_headers = NULL;
@@ -517,6 +545,9 @@ static void http_release(bs_http *h)
         curl_slist_free_all(h->conf.headers);
         h->conf.headers = NULL;
     }
+    curl_slist_free_all(h->conf.typed[0]);
+    curl_slist_free_all(h->conf.typed[1]);
+    h->conf.typed[0] = h->conf.typed[1] = NULL;
     free(h->conf.ca_file);
     h->conf.ca_file = NULL;
     free(h->conf.proxy);
@@ -585,8 +616,31 @@ static int xfer_build_headers(lua_State *L, bs_xfer *x, int idx, int nextra, con
         curl_slist_free_all(x->request_headers);
         x->request_headers = NULL;
     }
+    x->shared = NULL;
     if (nextra == 0 && ctype_line == NULL)
         return 1;
+    if (nextra == 0) {
+        /* The usual request: the static lines and a Content-Type, kept
+         * on the client once built. */
+        struct curl_slist **typed = &x->conf->typed[strcmp(ctype_line, CTYPE_JSON) == 0 ? 0 : 1];
+        if (*typed == NULL) {
+            struct curl_slist *l = NULL, *n;
+            for (s = x->headers; s && ok; s = s->next) {
+                n = curl_slist_append(l, s->data);
+                ok = n != NULL;
+                if (ok)
+                    l = n;
+            }
+            n = ok ? curl_slist_append(l, ctype_line) : NULL;
+            if (n == NULL) {
+                curl_slist_free_all(l);
+                return 0;
+            }
+            *typed = n;
+        }
+        x->shared = *typed;
+        return 1;
+    }
     for (s = x->headers; s && ok; s = s->next)
         ok = xfer_add_header(x, s->data);
     for (i = 1; i <= nextra && ok; i++) {
@@ -611,7 +665,7 @@ static const char *request_fields(bs_request *r, int has_ctype)
     r->fields = r->body != NULL || strcmp(r->method, "PUT") == 0 ||
                 strcmp(r->method, "POST") == 0 || strcmp(r->method, "PATCH") == 0;
     if (r->fields && !has_ctype)
-        return r->body ? "Content-Type: application/json" : "Content-Type:";
+        return r->body ? CTYPE_JSON : "Content-Type:";
     return NULL;
 }
 
@@ -726,12 +780,13 @@ int bs_http_new(lua_State *L)
         lua_pop(L, 1);
     }
 
-    timeout = opt_number(L, 1, "timeout", DEFAULT_TIMEOUT, 0.001, MAX_SECONDS,
-                         "a positive number of seconds");
-    connect_timeout = opt_number(L, 1, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, 0.001, MAX_SECONDS,
+    timeout = opt_number(L, 1, "timeout", BS_HTTP_TIMEOUT_DEFAULT, BS_HTTP_SECONDS_MIN,
+                         BS_HTTP_SECONDS_MAX, "a positive number of seconds");
+    connect_timeout = opt_number(L, 1, "connect_timeout", BS_HTTP_CONNECT_TIMEOUT_DEFAULT,
+                                 BS_HTTP_SECONDS_MIN, BS_HTTP_SECONDS_MAX,
                                  "a positive number of seconds");
-    max_response = opt_number(L, 1, "max_response_size", DEFAULT_MAX_RESPONSE, 1.0,
-                              (double)(SIZE_MAX / 2) < 4294967295.0 ? (double)(SIZE_MAX / 2) : 4294967295.0,
+    max_response = opt_number(L, 1, "max_response_size", BS_HTTP_MAX_RESPONSE_DEFAULT,
+                              BS_HTTP_MAX_RESPONSE_MIN, BS_HTTP_MAX_RESPONSE_MAX,
                               "a positive whole number of bytes");
     if ((double)(unsigned long)max_response != max_response)
         luaL_error(L, "bulksync.http: option 'max_response_size' must be a positive whole number of bytes");

@@ -1,5 +1,5 @@
 /*
- * json.c: the byte buffer, the JSON writer shared by the schema walker and
+ * json.c: the JSON writer shared by the schema walker and
  * core.encode_value, and the strict (RFC 8259) JSON reader behind
  * core.decode.
  *
@@ -10,6 +10,7 @@
  * owned by a Lua userdata.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "bulksync.h"
+#include "json.h"
 
 #define TWO_POW_53  9007199254740992.0
 #define TWO_POW_63  9223372036854775808.0
@@ -27,75 +28,6 @@ static const double pow10_exact[23] = {
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
-
-/* ===================== byte buffer ===================== */
-
-static int buf_gc(lua_State *L)
-{
-    bs_buf_free((bs_buf *)lua_touserdata(L, 1));
-    return 0;
-}
-
-bs_buf *bs_buf_push(lua_State *L)
-{
-    bs_buf *b = (bs_buf *)bs_newudata(L, sizeof *b);
-    b->data = NULL;
-    b->len = b->cap = 0;
-    if (luaL_newmetatable(L, BS_BUF_MT)) {
-        lua_pushcfunction(L, buf_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    return b;
-}
-
-/* The slow half of a reserve, kept out of line so the check inlines. */
-static void buf_grow(lua_State *L, bs_buf *b, size_t extra)
-{
-    size_t need, cap;
-    char *p;
-    if (extra > ((size_t)-1) / 2 - b->len)
-        luaL_error(L, "not enough memory (JSON text too large)");
-    need = b->len + extra;
-    cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    p = (char *)realloc(b->data, cap);
-    if (p == NULL)
-        luaL_error(L, "not enough memory");
-    b->data = p;
-    b->cap = cap;
-}
-
-#define BUF_RESERVE(L, b, n) \
-    do { if ((n) > (b)->cap - (b)->len) buf_grow((L), (b), (n)); } while (0)
-#define BUF_PUTC(L, b, ch) \
-    do { BUF_RESERVE((L), (b), 1); (b)->data[(b)->len++] = (char)(ch); } while (0)
-
-void bs_buf_reserve(lua_State *L, bs_buf *b, size_t extra)
-{
-    BUF_RESERVE(L, b, extra);
-}
-
-void bs_buf_add(lua_State *L, bs_buf *b, const char *s, size_t n)
-{
-    BUF_RESERVE(L, b, n);
-    if (n > 0)
-        memcpy(b->data + b->len, s, n);
-    b->len += n;
-}
-
-void bs_buf_addchar(lua_State *L, bs_buf *b, char ch)
-{
-    BUF_PUTC(L, b, ch);
-}
-
-void bs_buf_free(bs_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
 
 /* ===================== UTF-8 ===================== */
 
@@ -208,7 +140,7 @@ static size_t write_string(lua_State *L, bs_buf *b, const char *s, size_t len)
     if (len > ((size_t)-1 - 2) / 6)
         luaL_error(L, "not enough memory (string too long)");
     /* Worst case is every byte as \u00XX: one reserve, no checks below. */
-    BUF_RESERVE(L, b, len * 6 + 2);
+    bs_buf_reserve(L, b, len * 6 + 2);
     o = b->data + b->len;
     *o++ = '"';
     for (;;) {
@@ -254,12 +186,16 @@ static size_t write_string(lua_State *L, bs_buf *b, const char *s, size_t len)
     return 0;
 }
 
-int bs_json_string(bs_ctx *c, const char *s, size_t len)
+int bs_json_string(bs_walk *w, const char *s, size_t len)
 {
-    size_t bad = c->out ? write_string(c->L, c->out, s, len)
-                        : check_string(s, len);
+    size_t bad;
+    if (bs_too_big(w, len)) {
+        bs_limit_stop(w);
+        return 0;
+    }
+    bad = w->out ? write_string(w->L, w->out, s, len) : check_string(s, len);
     if (bad) {
-        bs_report(c, "is not valid UTF-8 (byte %u)", (unsigned)bad);
+        bs_report(w, BS_P_FORMAT, "is not valid UTF-8 (byte %u)", (unsigned)bad);
         return 0;
     }
     return 1;
@@ -375,16 +311,14 @@ static size_t fmt_float(char *o, double x)
 }
 
 /* Writes the number at idx; 0 (nothing written) for NaN and infinities. */
-static int put_number(bs_ctx *c, int idx)
+static int put_number(lua_State *L, bs_buf *b, int idx)
 {
-    lua_State *L = c->L;
-    bs_buf *b = c->out;
     double x;
 
     if (bs_isinteger(L, idx)) {
         if (b) {
-            BUF_RESERVE(L, b, 24);
-            b->len += fmt_int(b->data + b->len, (long long)lua_tointeger(L, idx));
+            bs_buf_reserve(L, b, 24);
+            b->len += fmt_int(bs_buf_end(b), (long long)lua_tointeger(L, idx));
         }
         return 1;
     }
@@ -392,81 +326,28 @@ static int put_number(bs_ctx *c, int idx)
     if (x != x || x - x != 0)
         return 0;
     if (b) {
-        BUF_RESERVE(L, b, 48);
-        b->len += fmt_float(b->data + b->len, x);
+        bs_buf_reserve(L, b, 48);
+        b->len += fmt_float(bs_buf_end(b), x);
     }
     return 1;
 }
 
-#define MSG_NONFINITE "NaN and infinity cannot be encoded in JSON"
-
-int bs_json_number(bs_ctx *c, int idx)
+int bs_json_number(bs_walk *w, int idx)
 {
-    if (!put_number(c, idx)) {
-        bs_report(c, MSG_NONFINITE);
+    if (!put_number(w->L, w->out, idx)) {
+        bs_report(w, BS_P_RANGE, "NaN and infinity cannot be encoded in JSON");
         return 0;
     }
     return 1;
 }
 
 /* ===================== writing any value =====================
- * A value's path is spelled out only when a problem is reported: the walk
- * keeps a chain of steps (key or index) on the C stack instead, so a long
- * array never formats an index. Cycles are found in c->open_tables,
- * without writing to a Lua table per table. */
+ * The value's path is the walk's segment stack: each table level pushes
+ * the key or position of the value it visits, and a problem spells it out
+ * only when it is reported. Cycles are found in w->open_tables, without
+ * writing to a Lua table per table. */
 
-typedef struct step {
-    const struct step *up;      /* the step to the table holding this value */
-    const char        *key;     /* string key, or NULL */
-    size_t             klen;
-    lua_Integer        index;   /* array position when key is NULL; 0: root */
-} step;
-
-typedef struct walk {
-    bs_ctx    *c;
-    lua_State *L;
-} walk;
-
-#define STEP_INIT(s, parent) \
-    ((s).up = (parent), (s).key = NULL, (s).klen = 0, (s).index = 0)
-
-static void path_build(bs_ctx *c, const step *st)
-{
-    if (st == NULL)
-        return;
-    path_build(c, st->up);
-    if (st->key)
-        bs_path_key(c, st->key, st->klen);
-    else if (st->index > 0)
-        bs_path_index(c, st->index);
-}
-
-static void report_at(walk *w, const step *st, const char *fmt, ...)
-{
-    bs_ctx *c = w->c;
-    char msg[256];
-    va_list ap;
-    size_t old = c->pathlen;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    path_build(c, st);
-    bs_report(c, "%s", msg);
-    bs_path_restore(c, old);
-}
-
-/* A limit stopped the walk: reported once, where it was passed. */
-static void limit_stop(walk *w, const step *st)
-{
-    char msg[160];
-    if (w->c->limit_reported)
-        return;
-    w->c->limit_reported = 1;
-    report_at(w, st, "%s", bs_limit_text(w->c, msg, sizeof msg));
-}
-
-static void encode_any(walk *w, int idx, step *st);
+static void encode_any(bs_walk *w, int idx);
 
 /* A number key as an array position; 0 if it is not a positive integer. */
 static lua_Integer key_index(lua_State *L, int idx)
@@ -482,36 +363,39 @@ static lua_Integer key_index(lua_State *L, int idx)
 
 /* Visits the value on top (writing nothing): after a problem with its key,
  * the problems nested in the value still get reported. */
-static void check_only(walk *w, step *st)
+static void check_only(bs_walk *w)
 {
-    bs_buf *saved = w->c->out;
-    w->c->out = NULL;
-    encode_any(w, lua_gettop(w->L), st);
-    w->c->out = saved;
+    bs_buf *saved = w->out;
+    w->out = NULL;
+    encode_any(w, lua_gettop(w->L));
+    w->out = saved;
 }
 
 /* After a table-level problem: visit every value under a usable key. */
-static void walk_values(walk *w, int t, const step *parent)
+static void walk_values(bs_walk *w, int t)
 {
     lua_State *L = w->L;
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        step st;
-        STEP_INIT(st, parent);
-        if (lua_type(L, -2) == LUA_TSTRING) {
+        int kt = lua_type(L, -2);
+        if (kt == LUA_TSTRING) {
             size_t kl;
             const char *k = lua_tolstring(L, -2, &kl);
             if (!check_string(k, kl)) {
-                st.key = k;
-                st.klen = kl;
+                bs_push_key(w, k, kl);
+                check_only(w);
+                bs_pop(w);
             }
-        } else if (lua_type(L, -2) == LUA_TNUMBER) {
-            st.index = key_index(L, -2);
+        } else if (kt == LUA_TNUMBER) {
+            lua_Integer i = key_index(L, -2);
+            if (i > 0) {
+                bs_push_index(w, i);
+                check_only(w);
+                bs_pop(w);
+            }
         }
-        if (st.key || st.index > 0)
-            check_only(w, &st);
         lua_pop(L, 1);
-        if (w->c->halted) {
+        if (w->halted) {
             lua_pop(L, 1);
             return;
         }
@@ -519,26 +403,25 @@ static void walk_values(walk *w, int t, const step *parent)
 }
 
 /* Keys are known to be exactly 1..n. */
-static void encode_array(walk *w, int t, int n, const step *parent)
+static void encode_array(bs_walk *w, int t, int n)
 {
     lua_State *L = w->L;
-    bs_buf *b = w->c->out;
     int i;
-    step st;
 
-    STEP_INIT(st, parent);
-    if (b)
-        BUF_PUTC(L, b, '[');
-    for (i = 1; i <= n && !w->c->halted; i++) {
-        if (b && i > 1)
-            BUF_PUTC(L, b, ',');
+    if (w->out)
+        bs_buf_putc(L, w->out, '[');
+    bs_push_index(w, 0);
+    for (i = 1; i <= n && !w->halted; i++) {
+        if (w->out && i > 1)
+            bs_buf_putc(L, w->out, ',');
         lua_rawgeti(L, t, i);
-        st.index = i;
-        encode_any(w, lua_gettop(L), &st);
+        bs_set_index(w, i);
+        encode_any(w, lua_gettop(L));
         lua_pop(L, 1);
     }
-    if (b)
-        BUF_PUTC(L, b, ']');
+    bs_pop(w);
+    if (w->out)
+        bs_buf_putc(L, w->out, ']');
 }
 
 /* An object's keys are written in bytewise order, so the same table gives
@@ -586,27 +469,28 @@ static void sort_keys(okey *k, size_t n)
 
 /* A key of a table whose keys should all be strings is not one: reported
  * once per table, and the value is still checked when it has a position. */
-static void odd_key(walk *w, int kt, const step *parent, int *mixed, int *odd)
+static void odd_key(bs_walk *w, int kt, int *mixed, int *odd)
 {
     lua_State *L = w->L;
-    step st;
-    STEP_INIT(st, parent);
     if (kt == LUA_TNUMBER) {
+        lua_Integer i;
         if (!(*mixed)++)
-            report_at(w, parent, "mixed table (integer and string keys)");
-        if ((st.index = key_index(L, -2)) > 0)
-            check_only(w, &st);
+            bs_report(w, BS_P_STRUCTURE, "mixed table (integer and string keys)");
+        if ((i = key_index(L, -2)) > 0) {
+            bs_push_index(w, i);
+            check_only(w);
+            bs_pop(w);
+        }
     } else if (!(*odd)++) {
-        report_at(w, parent, "key of type %s (object keys must be strings)",
+        bs_report(w, BS_P_STRUCTURE, "key of type %s (object keys must be strings)",
                   lua_typename(L, kt));
     }
 }
 
 /* Writes the object at t, whose first key is a string. */
-static void encode_object(walk *w, int t, const step *parent)
+static void encode_object(bs_walk *w, int t)
 {
     lua_State *L = w->L;
-    bs_ctx *c = w->c;
     okey small[SMALL_KEYS], *keys = small;
     size_t n = 0, total = 0, i;
     int mixed = 0, odd = 0, base = lua_gettop(L), anchor = 0;
@@ -628,9 +512,9 @@ static void encode_object(walk *w, int t, const step *parent)
         if (kt == LUA_TSTRING)
             total++;
         else
-            odd_key(w, kt, parent, &mixed, &odd);
+            odd_key(w, kt, &mixed, &odd);
         lua_pop(L, 1);
-        if (c->halted) {
+        if (w->halted) {
             lua_settop(L, base);
             return;
         }
@@ -659,22 +543,19 @@ static void encode_object(walk *w, int t, const step *parent)
     }
     sort_keys(keys, n);
 
-    if (c->out)
-        BUF_PUTC(L, c->out, '{');
-    for (i = 0; i < n && !c->halted; i++) {
-        bs_buf *b = c->out;
-        size_t bad;
-        step st;
-        STEP_INIT(st, parent);
-        st.key = keys[i].s;
-        st.klen = keys[i].n;
+    if (w->out)
+        bs_buf_putc(L, w->out, '{');
+    for (i = 0; i < n && !w->halted; i++) {
+        bs_buf *b = w->out;
+        const char *k = keys[i].s;
+        size_t kl = keys[i].n, bad;
         if (b && i > 0)
-            BUF_PUTC(L, b, ',');
-        if (b && BS_BIG(c, st.klen)) {
-            limit_stop(w, parent);
+            bs_buf_putc(L, b, ',');
+        if (bs_too_big(w, kl)) {
+            bs_limit_stop(w);
             break;
         }
-        bad = b ? write_string(L, b, st.key, st.klen) : check_string(st.key, st.klen);
+        bad = b ? write_string(L, b, k, kl) : check_string(k, kl);
         if (anchor) {
             lua_rawgeti(L, anchor, keys[i].slot);
             lua_rawget(L, t);
@@ -684,24 +565,26 @@ static void encode_object(walk *w, int t, const step *parent)
         if (bad) {
             /* Name the key readably: its odd bytes become '?'. */
             char clean[64];
-            size_t k, m = st.klen < sizeof clean ? st.klen : sizeof clean;
-            for (k = 0; k < m; k++) {
-                unsigned char ch = (unsigned char)st.key[k];
-                clean[k] = (char)(ch < 0x20 || ch >= 0x80 ? '?' : ch);
+            size_t j, m = kl < sizeof clean ? kl : sizeof clean;
+            for (j = 0; j < m; j++) {
+                unsigned char ch = (unsigned char)k[j];
+                clean[j] = (char)(ch < 0x20 || ch >= 0x80 ? '?' : ch);
             }
-            st.key = clean;
-            st.klen = m;
-            report_at(w, &st, "key is not valid UTF-8 (byte %u)", (unsigned)bad);
-            check_only(w, &st);
+            bs_push_key(w, clean, m);
+            bs_report(w, BS_P_FORMAT, "key is not valid UTF-8 (byte %u)", (unsigned)bad);
+            check_only(w);
+            bs_pop(w);
         } else {
             if (b)
-                BUF_PUTC(L, b, ':');
-            encode_any(w, lua_gettop(L), &st);
+                bs_buf_putc(L, b, ':');
+            bs_push_key(w, k, kl);
+            encode_any(w, lua_gettop(L));
+            bs_pop(w);
         }
         lua_pop(L, 1);
     }
-    if (c->out)
-        BUF_PUTC(L, c->out, '}');
+    if (w->out)
+        bs_buf_putc(L, w->out, '}');
     lua_settop(L, base);
 }
 
@@ -709,7 +592,7 @@ static void encode_object(walk *w, int t, const step *parent)
  * array if its keys are exactly 1..n, else a problem. Marked arrays are
  * counted too: rawlen alone would drop what follows a hole (its border is
  * any index before a nil). */
-static void encode_keyed(walk *w, int t, const step *parent, int marked)
+static void encode_keyed(bs_walk *w, int t, int marked)
 {
     lua_State *L = w->L;
     int n = 0, nint = 0, nstr = 0, nfrac = 0, other = LUA_TNONE;
@@ -736,19 +619,19 @@ static void encode_keyed(walk *w, int t, const step *parent, int marked)
         }
     }
     if (nint == n && max == (double)n) {
-        encode_array(w, t, n, parent);
+        encode_array(w, t, n);
         return;
     }
     if (other != LUA_TNONE)
-        report_at(w, parent, "key of type %s (object keys must be strings)",
+        bs_report(w, BS_P_STRUCTURE, "key of type %s (object keys must be strings)",
                   lua_typename(L, other));
     if (marked && nstr == n) {
-        report_at(w, parent, "string keys in a table marked as an array");
+        bs_report(w, BS_P_STRUCTURE, "string keys in a table marked as an array");
     } else if (nstr > 0 && (nint > 0 || nfrac > 0)) {
-        report_at(w, parent, "mixed table (integer and string keys)");
+        bs_report(w, BS_P_STRUCTURE, "mixed table (integer and string keys)");
     } else if (nfrac > 0) {
-        report_at(w, parent, "number key that is not an index 1..n "
-                             "(object keys must be strings)");
+        bs_report(w, BS_P_STRUCTURE, "number key that is not an index 1..n "
+                                     "(object keys must be strings)");
     } else if (nint == n) {
         /* n keys cannot fill 1..n+1: the first hole is at most n+1 */
         int i;
@@ -760,9 +643,9 @@ static void encode_keyed(walk *w, int t, const step *parent, int marked)
             if (nil)
                 break;
         }
-        report_at(w, parent, "sparse array (missing index %d)", i);
+        bs_report(w, BS_P_STRUCTURE, "sparse array (missing index %d)", i);
     }
-    walk_values(w, t, parent);
+    walk_values(w, t);
 }
 
 static unsigned open_hash(const void *p)
@@ -771,77 +654,68 @@ static unsigned open_hash(const void *p)
     return (unsigned)(a >> 4 ^ a >> 12) & (BS_OPEN_SLOTS - 1);
 }
 
-/* st is the table's own step. */
-static void encode_table(walk *w, int t, step *st)
+static void encode_table(bs_walk *w, int t)
 {
     lua_State *L = w->L;
-    bs_ctx *c = w->c;
     const void *self = lua_topointer(L, t);
     unsigned slot;
 
     /* The depth limit keeps the set at most half full. Slots are emptied
      * in the reverse order of filling: no later entry probed past one. */
-    for (slot = open_hash(self); c->open_tables[slot]; slot = (slot + 1) & (BS_OPEN_SLOTS - 1)) {
-        if (c->open_tables[slot] == self) {
-            report_at(w, st, "cycle (table contains itself)");
+    for (slot = open_hash(self); w->open_tables[slot]; slot = (slot + 1) & (BS_OPEN_SLOTS - 1)) {
+        if (w->open_tables[slot] == self) {
+            bs_report(w, BS_P_STRUCTURE, "cycle (table contains itself)");
             return;
         }
     }
-    if (c->depth + 1 > BS_MAX_DEPTH) {
-        report_at(w, st, "nested deeper than %d levels", BS_MAX_DEPTH);
+    if (w->depth + 1 > BS_MAX_DEPTH) {
+        bs_report(w, BS_P_STRUCTURE, "nested deeper than %d levels", BS_MAX_DEPTH);
         return;
     }
     if (!lua_checkstack(L, 2 * SMALL_KEYS + 8)) {
-        report_at(w, st, "nested too deeply for the Lua stack");
+        bs_report(w, BS_P_STRUCTURE, "nested too deeply for the Lua stack");
         return;
     }
-    c->depth++;
-    c->open_tables[slot] = self;
+    w->depth++;
+    w->open_tables[slot] = self;
     if (bs_is_array_marked(L, t)) {
-        encode_keyed(w, t, st, 1);
+        encode_keyed(w, t, 1);
     } else {
         lua_pushnil(L);
         if (!lua_next(L, t)) {
-            if (c->out)
-                bs_buf_addlit(L, c->out, "{}");
+            if (w->out)
+                bs_buf_addlit(L, w->out, "{}");
         } else if (lua_type(L, -2) == LUA_TSTRING) {
             lua_pop(L, 2);
-            encode_object(w, t, st);
+            encode_object(w, t);
         } else {
             lua_pop(L, 2);
-            encode_keyed(w, t, st, 0);
+            encode_keyed(w, t, 0);
         }
     }
-    c->open_tables[slot] = NULL;
-    c->depth--;
+    w->open_tables[slot] = NULL;
+    w->depth--;
 }
 
-/* idx is absolute; st is this value's step, filled in by the parent. */
-static void encode_any(walk *w, int idx, step *st)
+/* idx is absolute; the value's path is the walk's current one. */
+static void encode_any(bs_walk *w, int idx)
 {
     lua_State *L = w->L;
-    bs_buf *b = w->c->out;
+    bs_buf *b = w->out;
 
-    if (BS_COUNT(w->c)) {
-        limit_stop(w, st);
+    if (bs_count(w)) {
+        bs_limit_stop(w);
         return;
     }
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
-        size_t len, bad;
+        size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        if (b && BS_BIG(w->c, len)) {
-            limit_stop(w, st);
-            return;
-        }
-        bad = b ? write_string(L, b, s, len) : check_string(s, len);
-        if (bad)
-            report_at(w, st, "is not valid UTF-8 (byte %u)", (unsigned)bad);
+        bs_json_string(w, s, len);
         return;
     }
     case LUA_TNUMBER:
-        if (!put_number(w->c, idx))
-            report_at(w, st, MSG_NONFINITE);
+        bs_json_number(w, idx);
         return;
     case LUA_TBOOLEAN:
         if (b) {
@@ -852,7 +726,7 @@ static void encode_any(walk *w, int idx, step *st)
         }
         return;
     case LUA_TTABLE:
-        encode_table(w, idx, st);
+        encode_table(w, idx);
         return;
     case LUA_TLIGHTUSERDATA:
     case LUA_TNIL:
@@ -866,25 +740,16 @@ static void encode_any(walk *w, int idx, step *st)
     default:
         break;
     }
-    report_at(w, st, "cannot encode a %s as JSON", luaL_typename(L, idx));
+    bs_report(w, BS_P_TYPE, "cannot encode a %s as JSON", luaL_typename(L, idx));
 }
 
-int bs_json_value(bs_ctx *c, int idx)
+int bs_json_value(bs_walk *w, int idx)
 {
-    lua_State *L = c->L;
-    int before = c->nproblems;
-    walk w;
-    step root;
-
+    int before = w->nproblems;
     if (idx < 0 && idx > LUA_REGISTRYINDEX)
-        idx = lua_gettop(L) + idx + 1;
-    w.c = c;
-    w.L = L;
-    /* Cycles are found on the step chain; a cycle through the schema's
-     * own objects ends at the depth limit. */
-    STEP_INIT(root, NULL);
-    encode_any(&w, idx, &root);
-    return c->nproblems == before;
+        idx = lua_gettop(w->L) + idx + 1;
+    encode_any(w, idx);
+    return w->nproblems == before;
 }
 
 /* ===================== reading ===================== */
@@ -978,12 +843,12 @@ static int unescape(dec *d, const unsigned char **pp, bs_buf *b)
         return dec_unexpected(d, p);
     switch (*p) {
     case '"':  case '\\': case '/':
-        BUF_PUTC(d->L, b, *p); break;
-    case 'b': BUF_PUTC(d->L, b, '\b'); break;
-    case 'f': BUF_PUTC(d->L, b, '\f'); break;
-    case 'n': BUF_PUTC(d->L, b, '\n'); break;
-    case 'r': BUF_PUTC(d->L, b, '\r'); break;
-    case 't': BUF_PUTC(d->L, b, '\t'); break;
+        bs_buf_putc(d->L, b, (char)*p); break;
+    case 'b': bs_buf_putc(d->L, b, (char)'\b'); break;
+    case 'f': bs_buf_putc(d->L, b, (char)'\f'); break;
+    case 'n': bs_buf_putc(d->L, b, (char)'\n'); break;
+    case 'r': bs_buf_putc(d->L, b, (char)'\r'); break;
+    case 't': bs_buf_putc(d->L, b, (char)'\t'); break;
     case 'u':
         if ((hi = hex4(p + 1, e)) < 0)
             return dec_fail(d, bs, "bad \\u escape");
@@ -999,7 +864,7 @@ static int unescape(dec *d, const unsigned char **pp, bs_buf *b)
             cp = 0x10000 + (((unsigned long)hi - 0xD800) << 10)
                  + ((unsigned long)lo - 0xDC00);
         }
-        BUF_RESERVE(d->L, b, 4);
+        bs_buf_reserve(d->L, b, 4);
         o = b->data + b->len;
         if (cp < 0x80) {
             *o++ = (char)cp;

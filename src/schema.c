@@ -11,20 +11,29 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bulksync.h"
+#include "schema.h"
+#include "json.h"
 
 /* ===================== DESCRIPTORS ===================== */
 
-enum {
-    T_STRING, T_BOOLEAN, T_INTEGER, T_ENUM, T_UUID, T_DATETIME,
-    T_OBJECT, T_MAP, T_LIST, T_ANY, T_STRING_OR_OBJECT
-};
+/* Field types and the names core.schema() exports for them. */
+#define FIELD_TYPES(X) \
+    X(T_STRING,           "string")   \
+    X(T_BOOLEAN,          "boolean")  \
+    X(T_INTEGER,          "integer")  \
+    X(T_ENUM,             "enum")     \
+    X(T_UUID,             "uuid")     \
+    X(T_DATETIME,         "date-time") \
+    X(T_OBJECT,           "object")   \
+    X(T_MAP,              "map")      \
+    X(T_LIST,             "list")     \
+    X(T_ANY,              "any")      \
+    X(T_STRING_OR_OBJECT, "string_or_object")
 
-/* Names exported by core.schema(), indexed by the T_ values. */
-static const char *const type_names[] = {
-    "string", "boolean", "integer", "enum", "uuid", "date-time",
-    "object", "map", "list", "any", "string_or_object"
-};
+#define TYPE_ENUM_(id, name) id,
+#define TYPE_NAME_(id, name) name,
+enum { FIELD_TYPES(TYPE_ENUM_) T_COUNT };
+static const char *const type_names[T_COUNT] = { FIELD_TYPES(TYPE_NAME_) };
 
 #define F_REQUIRED  1u
 #define F_NULLABLE  2u
@@ -49,6 +58,7 @@ typedef struct field {
     const char         *reset;    /* JSON text of the value a PUT that omits it leaves */
     const char         *note;     /* the reset, in words for people */
     const char         *desc;
+    const char         *response_name;   /* spelt so in the schema endpoints' answers */
 } field;
 
 struct object {
@@ -64,6 +74,34 @@ struct bs_version {
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Every object: its variable, title and field list. The ids, the index
+ * slots and all_objects[] follow from this one list. */
+#define OBJECTS(X) \
+    X(o_body_2025,           "UpdateBulkSyncRequest",             body_2025_fields)           \
+    X(o_body_2024,           "UpdateBulkSyncRequest",             body_2024_fields)           \
+    X(o_default_schedule,    "BulkSyncDefaultScheduleRequest",    default_schedule_fields)    \
+    X(o_additional_schedule, "BulkSyncAdditionalScheduleRequest", additional_schedule_fields) \
+    X(o_bulk_schedule,       "BulkSchedule",                      bulk_schedule_fields)       \
+    X(o_multi,               "BulkMultiScheduleConfiguration",    multi_fields)               \
+    X(o_itemized,            "BulkItemizedSchedule",              itemized_fields)            \
+    X(o_schema,              "SchemaConfiguration",               schema_fields)              \
+    X(o_field_config,        "FieldConfiguration",                field_config_fields)        \
+    X(o_filter,              "BulkFilter",                        filter_fields)
+
+/* The API versions, newest first: the first is the default. */
+#define API_VERSIONS(X) \
+    X("2025-09-18", o_body_2025) \
+    X("2024-02-08", o_body_2024)
+
+#define OBJ_ID_(var, title, fields) ID_##var,
+enum { ID_NONE, OBJECTS(OBJ_ID_) OBJECT_COUNT };
+#undef OBJ_ID_
+
+/* Declared before their definitions: BulkSchedule refers to itself. */
+#define OBJ_DECL_(var, title, fields) static const object var;
+OBJECTS(OBJ_DECL_)
+#undef OBJ_DECL_
 
 /* ---------- enums ---------- */
 static const char *const e_frequency[] = {
@@ -90,55 +128,43 @@ static const char *const e_filter_fn[] = {
     NULL
 };
 
-/* Objects referenced before their definition (BulkSchedule is recursive). */
-static const object o_default_schedule, o_additional_schedule, o_bulk_schedule,
-    o_multi, o_itemized, o_schema, o_field_config, o_filter,
-    o_body_2025, o_body_2024;
-
 /* ---------- list items ---------- */
-static const field i_string   = { NULL, T_STRING, 0, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field i_uuid     = { NULL, T_UUID, 0, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field i_additional_schedule =
-    { NULL, T_OBJECT, 0, NULL, &o_additional_schedule, NULL, NULL, NULL, NULL };
-static const field i_schema =
-    { NULL, T_STRING_OR_OBJECT, 0, NULL, &o_schema, NULL, NULL, NULL, NULL };
-static const field i_field_config =
-    { NULL, T_STRING_OR_OBJECT, 0, NULL, &o_field_config, NULL, NULL, NULL, NULL };
-static const field i_filter   = { NULL, T_OBJECT, 0, NULL, &o_filter, NULL, NULL, NULL, NULL };
-static const field i_itemized = { NULL, T_OBJECT, 0, NULL, &o_itemized, NULL, NULL, NULL, NULL };
+static const field i_string = { .type = T_STRING };
+static const field i_uuid = { .type = T_UUID };
+static const field i_additional_schedule = { .type = T_OBJECT, .obj = &o_additional_schedule };
+static const field i_schema = { .type = T_STRING_OR_OBJECT, .obj = &o_schema };
+static const field i_field_config = { .type = T_STRING_OR_OBJECT, .obj = &o_field_config };
+static const field i_filter = { .type = T_OBJECT, .obj = &o_filter };
+static const field i_itemized = { .type = T_OBJECT, .obj = &o_itemized };
 
 /* ---------- schedules ---------- */
-static const field f_frequency =
-    { "frequency", T_ENUM, F_REQUIRED, e_frequency, NULL, NULL, NULL, NULL, NULL };
-static const field f_day_of_month =
-    { "day_of_month", T_STRING, F_PART, NULL, NULL, NULL, NULL, NULL, "day of the month (1-31)" };
-static const field f_day_of_week =
-    { "day_of_week", T_STRING, F_PART, NULL, NULL, NULL, NULL, NULL, "day of the week" };
-static const field f_hour =
-    { "hour", T_STRING, F_PART, NULL, NULL, NULL, NULL, NULL, "hour of the day (0-23, UTC)" };
-static const field f_minute =
-    { "minute", T_STRING, F_PART, NULL, NULL, NULL, NULL, NULL, "minute of the hour (0-59)" };
-static const field f_month =
-    { "month", T_STRING, F_PART, NULL, NULL, NULL, NULL, NULL, "month of the year (1-12)" };
-static const field f_schedule_id =
-    { "id", T_UUID, 0, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_resync_mode =
-    { "resync_mode", T_ENUM, 0, e_sched_sync, NULL, NULL, NULL, NULL, NULL };
-static const field f_schedule_schemas =
-    { "schemas", T_LIST, 0, NULL, NULL, &i_string, NULL, NULL,
-      "schema ids this schedule applies to; empty means all" };
-static const field f_selective_mode =
-    { "selective_mode", T_ENUM, 0, e_selective, NULL, NULL, NULL, NULL, NULL };
-static const field f_multi =
-    { "multi", T_OBJECT, 0, NULL, &o_multi, NULL, NULL, NULL, NULL };
-static const field f_multi_schedules =
-    { "schedules", T_LIST, 0, NULL, NULL, &i_itemized, NULL, NULL, NULL };
-static const field f_multi_type =
-    { "type", T_STRING, 0, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_item =
-    { "item", T_ENUM, F_REQUIRED, e_selective, NULL, NULL, NULL, NULL, NULL };
-static const field f_item_schedule =
-    { "schedule", T_OBJECT, F_REQUIRED, NULL, &o_bulk_schedule, NULL, NULL, NULL, NULL };
+static const field f_frequency = {
+    .name = "frequency", .type = T_ENUM, .flags = F_REQUIRED, .enums = e_frequency };
+static const field f_day_of_month = {
+    .name = "day_of_month", .type = T_STRING, .flags = F_PART,
+    .desc = "day of the month (1-31)" };
+static const field f_day_of_week = {
+    .name = "day_of_week", .type = T_STRING, .flags = F_PART, .desc = "day of the week" };
+static const field f_hour = {
+    .name = "hour", .type = T_STRING, .flags = F_PART, .desc = "hour of the day (0-23, UTC)" };
+static const field f_minute = {
+    .name = "minute", .type = T_STRING, .flags = F_PART, .desc = "minute of the hour (0-59)" };
+static const field f_month = {
+    .name = "month", .type = T_STRING, .flags = F_PART, .desc = "month of the year (1-12)" };
+static const field f_schedule_id = { .name = "id", .type = T_UUID };
+static const field f_resync_mode = { .name = "resync_mode", .type = T_ENUM, .enums = e_sched_sync };
+static const field f_schedule_schemas = {
+    .name = "schemas", .type = T_LIST, .items = &i_string,
+    .desc = "schema ids this schedule applies to; empty means all" };
+static const field f_selective_mode = {
+    .name = "selective_mode", .type = T_ENUM, .enums = e_selective };
+static const field f_multi = { .name = "multi", .type = T_OBJECT, .obj = &o_multi };
+static const field f_multi_schedules = { .name = "schedules", .type = T_LIST, .items = &i_itemized };
+static const field f_multi_type = { .name = "type", .type = T_STRING };
+static const field f_item = {
+    .name = "item", .type = T_ENUM, .flags = F_REQUIRED, .enums = e_selective };
+static const field f_item_schedule = {
+    .name = "schedule", .type = T_OBJECT, .flags = F_REQUIRED, .obj = &o_bulk_schedule };
 
 static const field *const default_schedule_fields[] = {
     &f_frequency, &f_day_of_month, &f_day_of_week, &f_hour, &f_minute,
@@ -158,31 +184,29 @@ static const field *const itemized_fields[] = { &f_item, &f_item_schedule };
 
 /* ---------- schemas[] items ---------- */
 /* The API marks no id required, but an object without one names nothing. */
-static const field f_config_id =
-    { "id", T_STRING, F_REQUIRED, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_config_enabled =
-    { "enabled", T_BOOLEAN, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_disable_data_cutoff =
-    { "disable_data_cutoff", T_BOOLEAN, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_schema_cutoff =
-    { "data_cutoff_timestamp", T_DATETIME, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_partition_key =
-    { "partition_key", T_STRING, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_tracking_field =
-    { "tracking_field", T_STRING, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_schema_fields =
-    { "fields", T_LIST, F_STRICT, NULL, NULL, &i_field_config, NULL,
-      "every field of the schema enabled", NULL };
-static const field f_schema_filters =
-    { "filters", T_LIST, 0, NULL, NULL, &i_filter, NULL, NULL, NULL };
-static const field f_obfuscate =
-    { "obfuscate", T_BOOLEAN, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_filter_field_id =
-    { "field_id", T_STRING, 0, NULL, NULL, NULL, NULL, NULL, NULL };
-static const field f_filter_function =
-    { "function", T_ENUM, F_REQUIRED, e_filter_fn, NULL, NULL, NULL, NULL, NULL };
-static const field f_filter_value =
-    { "value", T_ANY, F_NULLABLE, NULL, NULL, NULL, NULL, NULL, NULL };
+static const field f_config_id = { .name = "id", .type = T_STRING, .flags = F_REQUIRED };
+static const field f_config_enabled = {
+    .name = "enabled", .type = T_BOOLEAN, .flags = F_NULLABLE };
+static const field f_disable_data_cutoff = {
+    .name = "disable_data_cutoff", .type = T_BOOLEAN, .flags = F_NULLABLE };
+static const field f_schema_cutoff = {
+    .name = "data_cutoff_timestamp", .type = T_DATETIME, .flags = F_NULLABLE };
+static const field f_partition_key = {
+    .name = "partition_key", .type = T_STRING, .flags = F_NULLABLE };
+static const field f_tracking_field = {
+    .name = "tracking_field", .type = T_STRING, .flags = F_NULLABLE };
+static const field f_schema_fields = {
+    .name = "fields", .type = T_LIST, .flags = F_STRICT, .items = &i_field_config,
+    .note = "every field of the schema enabled" };
+static const field f_schema_filters = { .name = "filters", .type = T_LIST, .items = &i_filter };
+/* The schema endpoints answer with `obfuscated`; a body sends `obfuscate`. */
+static const field f_obfuscate = {
+    .name = "obfuscate", .type = T_BOOLEAN, .flags = F_NULLABLE,
+    .response_name = "obfuscated" };
+static const field f_filter_field_id = { .name = "field_id", .type = T_STRING };
+static const field f_filter_function = {
+    .name = "function", .type = T_ENUM, .flags = F_REQUIRED, .enums = e_filter_fn };
+static const field f_filter_value = { .name = "value", .type = T_ANY, .flags = F_NULLABLE };
 
 static const field *const schema_fields[] = {
     &f_config_id, &f_config_enabled, &f_disable_data_cutoff, &f_schema_cutoff,
@@ -198,69 +222,75 @@ static const field *const filter_fields[] = {
 /* ---------- top-level body fields ----------
  * reset: JSON text of what a full-replacement PUT that omits the field
  * leaves on the sync (NULL when no body value expresses it). */
-static const field f_default_schedule =
-    { "default_schedule", T_OBJECT, F_REQUIRED, NULL, &o_default_schedule, NULL, NULL, NULL,
-      "the sync's main schedule (times in UTC)" };
-static const field f_schedule =
-    { "schedule", T_OBJECT, F_REQUIRED, NULL, &o_bulk_schedule, NULL, NULL, NULL,
-      "the sync's schedule (times in UTC)" };
-static const field f_destination_configuration =
-    { "destination_configuration", T_MAP, F_REQUIRED, NULL, NULL, NULL, NULL, NULL,
-      "destination-specific settings; keys depend on the connection type" };
-static const field f_destination_connection_id =
-    { "destination_connection_id", T_UUID, F_REQUIRED, NULL, NULL, NULL, NULL, NULL,
-      "connection rows are written to" };
-static const field f_mode =
-    { "mode", T_ENUM, F_REQUIRED, e_mode, NULL, NULL, NULL, NULL, NULL };
-static const field f_name =
-    { "name", T_STRING, F_REQUIRED, NULL, NULL, NULL, NULL, NULL,
-      "human-readable name of the sync" };
-static const field f_source_connection_id =
-    { "source_connection_id", T_UUID, F_REQUIRED, NULL, NULL, NULL, NULL, NULL,
-      "connection rows are read from" };
-static const field f_active =
-    { "active", T_BOOLEAN, F_NULLABLE, NULL, NULL, NULL, "false",
-      "inactive: stops running on its schedule",
-      "inactive syncs do not run on their schedule but can be triggered manually" };
-static const field f_additional_schedules =
-    { "additional_schedules", T_LIST, F_NULLABLE, NULL, NULL, &i_additional_schedule, "[]",
-      "no additional schedules", "more schedules (times in UTC)" };
-static const field f_add_new_fields =
-    { "automatically_add_new_fields", T_ENUM, 0, e_discover, NULL, NULL, "\"all\"",
-      "newly discovered fields are enabled", NULL };
-static const field f_add_new_objects =
-    { "automatically_add_new_objects", T_ENUM, 0, e_discover, NULL, NULL, "\"none\"",
-      "newly discovered objects are not enabled", NULL };
-static const field f_concurrency_limit =
-    { "concurrency_limit", T_INTEGER, F_NULLABLE, NULL, NULL, NULL, "null",
-      "default concurrency", "overrides the default concurrency limit" };
-static const field f_data_cutoff_timestamp =
-    { "data_cutoff_timestamp", T_DATETIME, F_NULLABLE, NULL, NULL, NULL, "null",
-      "no cutoff", "source records older than this are excluded" };
-static const field f_disable_record_timestamps =
-    { "disable_record_timestamps", T_BOOLEAN, F_NULLABLE, NULL, NULL, NULL, "false",
-      "record timestamps added", "true: no timestamp columns added to destination rows" };
-static const field f_discover =
-    { "discover", T_BOOLEAN, 0, NULL, NULL, NULL, "false", "discovery off",
-      "deprecated: use automatically_add_new_objects/automatically_add_new_fields" };
-static const field f_normalize_names =
-    { "normalize_names", T_ENUM, 0, e_normalize, NULL, NULL, "\"enabled\"",
-      "names normalized", NULL };
-static const field f_organization_id =
-    { "organization_id", T_UUID, F_NULLABLE | F_KEPT, NULL, NULL, NULL, NULL,
-      "the caller's organization", "partner callers only" };
-static const field f_policies =
-    { "policies", T_LIST, F_NULLABLE, NULL, NULL, &i_uuid, "[]", "no policies",
-      "permission policy ids" };
-static const field f_resync_concurrency_limit =
-    { "resync_concurrency_limit", T_INTEGER, F_NULLABLE, NULL, NULL, NULL, "null",
-      "default resync concurrency", "overrides the default resync concurrency limit" };
-static const field f_schemas =
-    { "schemas", T_LIST, F_NULLABLE, NULL, NULL, &i_schema, NULL, "all schemas selected",
-      "schema ids or configurations; schema changes have their own endpoints" };
-static const field f_source_configuration =
-    { "source_configuration", T_MAP, F_NULLABLE, NULL, NULL, NULL, "null",
-      "source defaults", "source-specific settings; keys depend on the connection type" };
+static const field f_default_schedule = {
+    .name = "default_schedule", .type = T_OBJECT, .flags = F_REQUIRED,
+    .obj = &o_default_schedule, .desc = "the sync's main schedule (times in UTC)" };
+static const field f_schedule = {
+    .name = "schedule", .type = T_OBJECT, .flags = F_REQUIRED, .obj = &o_bulk_schedule,
+    .desc = "the sync's schedule (times in UTC)" };
+static const field f_destination_configuration = {
+    .name = "destination_configuration", .type = T_MAP, .flags = F_REQUIRED,
+    .desc = "destination-specific settings; keys depend on the connection type" };
+static const field f_destination_connection_id = {
+    .name = "destination_connection_id", .type = T_UUID, .flags = F_REQUIRED,
+    .desc = "connection rows are written to" };
+static const field f_mode = { .name = "mode", .type = T_ENUM, .flags = F_REQUIRED, .enums = e_mode };
+static const field f_name = {
+    .name = "name", .type = T_STRING, .flags = F_REQUIRED,
+    .desc = "human-readable name of the sync" };
+static const field f_source_connection_id = {
+    .name = "source_connection_id", .type = T_UUID, .flags = F_REQUIRED,
+    .desc = "connection rows are read from" };
+static const field f_active = {
+    .name = "active", .type = T_BOOLEAN, .flags = F_NULLABLE,
+    .reset = "false", .note = "inactive: stops running on its schedule",
+    .desc = "inactive syncs do not run on their schedule but can be triggered manually" };
+static const field f_additional_schedules = {
+    .name = "additional_schedules", .type = T_LIST, .flags = F_NULLABLE,
+    .items = &i_additional_schedule, .reset = "[]", .note = "no additional schedules",
+    .desc = "more schedules (times in UTC)" };
+static const field f_add_new_fields = {
+    .name = "automatically_add_new_fields", .type = T_ENUM, .enums = e_discover,
+    .reset = "\"all\"", .note = "newly discovered fields are enabled" };
+static const field f_add_new_objects = {
+    .name = "automatically_add_new_objects", .type = T_ENUM, .enums = e_discover,
+    .reset = "\"none\"", .note = "newly discovered objects are not enabled" };
+static const field f_concurrency_limit = {
+    .name = "concurrency_limit", .type = T_INTEGER, .flags = F_NULLABLE,
+    .reset = "null", .note = "default concurrency",
+    .desc = "overrides the default concurrency limit" };
+static const field f_data_cutoff_timestamp = {
+    .name = "data_cutoff_timestamp", .type = T_DATETIME, .flags = F_NULLABLE,
+    .reset = "null", .note = "no cutoff",
+    .desc = "source records older than this are excluded" };
+static const field f_disable_record_timestamps = {
+    .name = "disable_record_timestamps", .type = T_BOOLEAN, .flags = F_NULLABLE,
+    .reset = "false", .note = "record timestamps added",
+    .desc = "true: no timestamp columns added to destination rows" };
+static const field f_discover = {
+    .name = "discover", .type = T_BOOLEAN, .reset = "false", .note = "discovery off",
+    .desc = "deprecated: use automatically_add_new_objects/automatically_add_new_fields" };
+static const field f_normalize_names = {
+    .name = "normalize_names", .type = T_ENUM, .enums = e_normalize,
+    .reset = "\"enabled\"", .note = "names normalized" };
+static const field f_organization_id = {
+    .name = "organization_id", .type = T_UUID, .flags = F_NULLABLE | F_KEPT,
+    .note = "the caller's organization", .desc = "partner callers only" };
+static const field f_policies = {
+    .name = "policies", .type = T_LIST, .flags = F_NULLABLE, .items = &i_uuid,
+    .reset = "[]", .note = "no policies", .desc = "permission policy ids" };
+static const field f_resync_concurrency_limit = {
+    .name = "resync_concurrency_limit", .type = T_INTEGER, .flags = F_NULLABLE,
+    .reset = "null", .note = "default resync concurrency",
+    .desc = "overrides the default resync concurrency limit" };
+static const field f_schemas = {
+    .name = "schemas", .type = T_LIST, .flags = F_NULLABLE, .items = &i_schema,
+    .note = "all schemas selected",
+    .desc = "schema ids or configurations; schema changes have their own endpoints" };
+static const field f_source_configuration = {
+    .name = "source_configuration", .type = T_MAP, .flags = F_NULLABLE,
+    .reset = "null", .note = "source defaults",
+    .desc = "source-specific settings; keys depend on the connection type" };
 
 /* In the spec's order: required first. */
 static const field *const body_2025_fields[] = {
@@ -281,33 +311,28 @@ static const field *const body_2024_fields[] = {
     &f_resync_concurrency_limit, &f_schemas, &f_source_configuration
 };
 
+/* Fields a GET of a sync returns that no body carries. */
+static const char *const read_only_fields[] = {
+    "id", "created_at", "created_by", "updated_at", "updated_by", NULL
+};
+
 /* ---------- objects ---------- */
-#define OBJECT(var, title, fields, id) \
-    static const object var = { title, fields, COUNT(fields), id }
-OBJECT(o_body_2025,           "UpdateBulkSyncRequest",             body_2025_fields,           1);
-OBJECT(o_body_2024,           "UpdateBulkSyncRequest",             body_2024_fields,           2);
-OBJECT(o_default_schedule,    "BulkSyncDefaultScheduleRequest",    default_schedule_fields,    3);
-OBJECT(o_additional_schedule, "BulkSyncAdditionalScheduleRequest", additional_schedule_fields, 4);
-OBJECT(o_bulk_schedule,       "BulkSchedule",                      bulk_schedule_fields,       5);
-OBJECT(o_multi,               "BulkMultiScheduleConfiguration",    multi_fields,               6);
-OBJECT(o_itemized,            "BulkItemizedSchedule",              itemized_fields,            7);
-OBJECT(o_schema,              "SchemaConfiguration",               schema_fields,              8);
-OBJECT(o_field_config,        "FieldConfiguration",                field_config_fields,        9);
-OBJECT(o_filter,              "BulkFilter",                        filter_fields,              10);
+#define OBJ_DEF_(var, t, f) \
+    static const object var = { .title = t, .fields = f, .nfields = COUNT(f), .id = ID_##var };
+OBJECTS(OBJ_DEF_)
+#undef OBJ_DEF_
 
 /* Every object, at the position of its id. */
-static const object *const all_objects[] = {
-    NULL, &o_body_2025, &o_body_2024, &o_default_schedule,
-    &o_additional_schedule, &o_bulk_schedule, &o_multi, &o_itemized,
-    &o_schema, &o_field_config, &o_filter
-};
+#define OBJ_REF_(var, title, fields) &var,
+static const object *const all_objects[OBJECT_COUNT] = { NULL, OBJECTS(OBJ_REF_) };
+#undef OBJ_REF_
 
-/* Newest first. */
-static const bs_version versions[] = {
-    { "2025-09-18", &o_body_2025 },
-    { "2024-02-08", &o_body_2024 }
-};
-static const char *const version_names[] = { "2025-09-18", "2024-02-08", NULL };
+#define VERSION_DEF_(name, body) { name, &body },
+#define VERSION_NAME_(name, body) name,
+static const bs_version versions[] = { API_VERSIONS(VERSION_DEF_) };
+static const char *const version_names[] = { API_VERSIONS(VERSION_NAME_) NULL };
+#undef VERSION_DEF_
+#undef VERSION_NAME_
 
 const bs_version *bs_schema_find(const char *name)
 {
@@ -334,16 +359,20 @@ const char *const *bs_schema_versions(void)
 #define QUOTED_MAX 40   /* room for "name": of the longest field name (29 bytes) */
 
 typedef struct lookup {
+    unsigned long all;                /* every field seen: nothing can be missing */
     unsigned char slot[SLOTS];        /* by name hash: 1-based field position; 0 = empty */
     unsigned char len[MAX_FIELDS];    /* name lengths */
     unsigned char pslot[SLOTS];       /* the same, by address of the interned name */
     const char   *interned[MAX_FIELDS];
+    unsigned char islot[SLOTS];       /* by the names' object identity (see get_index) */
+    const void   *ident[MAX_FIELDS];
     /* "name": padded with NULs: written with one fixed-size copy (a copy
      * of a variable small size compiles to a slow string instruction). */
     char          quoted[MAX_FIELDS][QUOTED_MAX];
 } lookup;
 
 typedef struct index_ud {
+    int    by_ident;   /* lua_topointer names a string: keys are found with one call */
     lookup obj[sizeof all_objects / sizeof all_objects[0]];   /* by object id */
 } index_ud;
 
@@ -355,7 +384,7 @@ static unsigned key_hash(const char *s, size_t n)
     return ((unsigned)n * 7u + u[0] * 3u + u[n / 2] * 5u + u[n - 1]) & (SLOTS - 1);
 }
 
-static unsigned ptr_hash(const char *p)
+static unsigned ptr_hash(const void *p)
 {
     size_t a = (size_t)p;
     return (unsigned)(a >> 4 ^ a >> 10) & (SLOTS - 1);
@@ -399,10 +428,22 @@ static const index_ud *get_index(lua_State *L)
             lk->len[j] = (unsigned char)n;
             lua_pushstring(L, name);
             lk->interned[j] = lua_tostring(L, -1);
+            lua_pushvalue(L, -1);
             lua_rawseti(L, names, (int)bs_rawlen(L, names) + 1);
             for (h = ptr_hash(lk->interned[j]); lk->pslot[h]; h = (h + 1) & (SLOTS - 1))
                 ;
             lk->pslot[h] = (unsigned char)(j + 1);
+            /* Lua 5.4 and LuaJIT give a string's object address here (5.1
+             * to 5.3 give NULL): the same for every key equal to the name. */
+            lk->ident[j] = lua_topointer(L, -1);
+            if (lk->ident[j] != NULL) {
+                ix->by_ident = 1;
+                for (h = ptr_hash(lk->ident[j]); lk->islot[h]; h = (h + 1) & (SLOTS - 1))
+                    ;
+                lk->islot[h] = (unsigned char)(j + 1);
+            }
+            lk->all |= 1UL << j;
+            lua_pop(L, 1);
         }
     }
     bs_setuservalue(L, names - 1);
@@ -410,6 +451,18 @@ static const index_ud *get_index(lua_State *L)
     lua_insert(L, -2);
     lua_rawset(L, LUA_REGISTRYINDEX);
     return ix;
+}
+
+/* 1-based position of the field whose name is the string object p, 0 if
+ * none (or p is not a name). */
+static int find_ident(const lookup *lk, const void *p)
+{
+    unsigned h;
+    int pos;
+    for (h = ptr_hash(p); (pos = lk->islot[h]) != 0; h = (h + 1) & (SLOTS - 1))
+        if (lk->ident[pos - 1] == p)
+            return pos;
+    return 0;
 }
 
 /* 1-based position of the field named s in o, 0 if none. */
@@ -633,148 +686,30 @@ static const field *field_named(const object *o, const char *key, size_t len)
 }
 
 /* ===================== WALKER =====================
- * The path of the value being walked is kept as a chain of segments (a key
- * still on the Lua stack, or a list position) and spelled out into c->path
- * only when a problem is reported: a body with thousands of schemas formats
- * no index unless something is wrong in it. */
+ * The path is the walk's segment stack (walk.h): a key still on the Lua
+ * stack or a list position per level, spelled out only by a report. The
+ * free-form values inside a body (maps, filter values) go to the JSON
+ * writer on the same walk, so their problems get the same paths. */
 
-typedef struct seg {
-    const char  *key;     /* NULL: a list position */
-    size_t       len;
-    lua_Integer  index;
-} seg;
-
-typedef struct walk {
-    bs_ctx           *c;
-    lua_State        *L;
-    bs_buf           *out;     /* NULL: validate only */
+typedef struct sctx {
     const index_ud   *index;
     const bs_version *v;
-    int               stop;    /* too deep: the rest would only repeat it */
-    int               nseg;
-    seg               segs[BS_MAX_DEPTH + 4];
-} walk;
+} sctx;
 
-/* Walking on would add nothing useful. */
-#define STOPPED(w) ((w)->stop || (w)->c->halted || (w)->c->nproblems > BS_MAX_PROBLEMS)
-
-/* Segments are pushed at most once per nesting level, and the depth limit
- * bounds those; the guard only keeps a bug from writing past the array. */
-#define SEG_CAP ((int)(sizeof ((walk *)0)->segs / sizeof (seg)))
-#define PUSH_KEY(w, k, n) \
-    ((w)->nseg < SEG_CAP ? ((w)->segs[(w)->nseg].key = (k), (w)->segs[(w)->nseg].len = (n), 0) : 0, \
-     (w)->nseg++)
-#define PUSH_INDEX(w, i) \
-    ((w)->nseg < SEG_CAP ? ((w)->segs[(w)->nseg].key = NULL, (w)->segs[(w)->nseg].index = (i), 0) : 0, \
-     (w)->nseg++)
-#define POP_SEG(w) ((w)->nseg--)
-
-static void sync_path(walk *w)
-{
-    int i, n = w->nseg < SEG_CAP ? w->nseg : SEG_CAP;
-    bs_path_restore(w->c, 0);
-    for (i = 0; i < n; i++) {
-        if (w->segs[i].key)
-            bs_path_key(w->c, w->segs[i].key, w->segs[i].len);
-        else
-            bs_path_index(w->c, w->segs[i].index);
-    }
-}
-
-#define REPORT(w, ...) (sync_path(w), bs_report((w)->c, __VA_ARGS__))
-
-static void walk_value(walk *w, const field *f, int i);
-
-/* A literal's length is a constant, so its copy is a move or two, not a
- * call: booleans and nulls are many of a body's values. */
-#define OUT_LIT(w, s) do { \
-        bs_buf *b_ = (w)->out; \
-        if (b_->cap - b_->len < sizeof(s) - 1) \
-            bs_buf_reserve((w)->L, b_, sizeof(s) - 1); \
-        memcpy(b_->data + b_->len, "" s, sizeof(s) - 1); \
-        b_->len += sizeof(s) - 1; \
-    } while (0)
-/* Most writes are one byte into a buffer that already has room. */
-#define OUT_CHAR(w, ch) \
-    ((w)->out->len < (w)->out->cap ? (void)((w)->out->data[(w)->out->len++] = (ch)) \
-                                   : bs_buf_addchar((w)->L, (w)->out, (ch)))
+static void walk_value(bs_walk *w, const sctx *s, const field *f, int i);
 
 /* Writes "s" for text already known to need no escaping (enum values,
  * UUIDs, date-times that passed their checks). */
-static void out_plain_string(walk *w, const char *s, size_t n)
+static void out_plain_string(bs_walk *w, const char *s, size_t n)
 {
     bs_buf *b = w->out;
-    if (b->cap - b->len < n + 2)
-        bs_buf_reserve(w->L, b, n + 2);
-    b->data[b->len++] = '"';
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len++] = '"';
-}
-
-/* The JSON writer reports at c->path, spelled out only when it did. */
-static void repath(walk *w, int before)
-{
-    bs_ctx *c = w->c;
-    int i;
-    sync_path(w);
-    for (i = before + 1; i <= c->nproblems && i <= BS_MAX_PROBLEMS; i++) {
-        lua_rawgeti(w->L, c->problems, i);
-        lua_pushlstring(w->L, c->path, c->pathlen);
-        lua_setfield(w->L, -2, "path");
-        lua_pop(w->L, 1);
-    }
-}
-
-/* A limit stopped the walk: reported once, at the value that passed it. */
-static void limit_stop(walk *w)
-{
-    char msg[160];
-    if (w->c->limit_reported)
-        return;
-    w->c->limit_reported = 1;
-    REPORT(w, "%s", bs_limit_text(w->c, msg, sizeof msg));
-}
-
-/* A JSON string of any text: the JSON writer checks UTF-8 and escapes. */
-static void out_string(walk *w, const char *s, size_t n)
-{
-    int before = w->c->nproblems;
-    if (w->out && BS_BIG(w->c, n)) {
-        limit_stop(w);
-        return;
-    }
-    if (!bs_json_string(w->c, s, n) && w->c->nproblems != before)
-        repath(w, before);
-}
-
-/* Any value (filter values, free-form maps). Problems inside a table get
- * paths built on c->path, which is not spelled out yet: rare, so rather
- * than spelling it out for every value, drop what was reported and walk
- * that value once more with the path in place (no output: there are
- * problems, so the JSON is thrown away anyway). */
-static void out_value(walk *w, int i)
-{
-    bs_ctx *c = w->c;
-    bs_buf *out = c->out;
-    int before = c->nproblems, k;
-    if (bs_json_value(c, i) || c->nproblems == before)
-        return;
-    /* After a limit, walking again would only pass it again: the problems
-     * are placed at this field. */
-    if (lua_type(w->L, i) != LUA_TTABLE || c->halted) {
-        repath(w, before);
-        return;
-    }
-    for (k = before + 1; k <= c->nproblems && k <= BS_MAX_PROBLEMS; k++) {
-        lua_pushnil(w->L);
-        lua_rawseti(w->L, c->problems, k);
-    }
-    c->nproblems = before;
-    sync_path(w);
-    c->out = NULL;
-    bs_json_value(c, i);
-    c->out = out;
+    char *o;
+    bs_buf_reserve(w->L, b, n + 2);
+    o = bs_buf_end(b);
+    *o++ = '"';
+    memcpy(o, s, n);
+    o[n] = '"';
+    b->len += n + 2;
 }
 
 static const char *table_kind(lua_State *L, int i)
@@ -831,90 +766,99 @@ static const char *expected(const field *f, char *buf, size_t size)
     }
 }
 
-static void wrong_type(walk *w, const field *f, int i)
+BS_NOINLINE static void wrong_type(bs_walk *w, const field *f, int i)
 {
     char buf[512];
     if (f->type == T_STRING && (f->flags & F_PART))
-        REPORT(w, "must be a string (schedule parts are strings, e.g. \"05\"), got %s",
-               got_type(w->L, i));
+        bs_report(w, BS_P_TYPE, "must be a string (schedule parts are strings, e.g. \"05\"), got %s",
+                  got_type(w->L, i));
     else
-        REPORT(w, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
+        bs_report(w, BS_P_TYPE, "must be %s, got %s", expected(f, buf, sizeof buf), got_type(w->L, i));
 }
 
 /* A string of the right type whose text is wrong. The text itself is never
  * quoted: a secret pasted into the wrong field would end up in a message or
  * a log. Its size says enough to find it, and for an enum the nearest value
  * (quoting the schema, not the input) says what was probably meant. */
-static void wrong_text(walk *w, const field *f, const char *s, size_t n, const char *why)
+BS_NOINLINE static void wrong_text(bs_walk *w, const field *f, const char *s, size_t n, const char *why)
 {
     char buf[512], hint[96];
     const char *near = f->type == T_ENUM ? closest_enum(f->enums, s, n) : NULL;
     hint[0] = '\0';
     if (near)
         snprintf(hint, sizeof hint, "; did you mean `%s`?", near);
-    REPORT(w, "must be %s, got a string of %lu byte%s%s%s%s%s", expected(f, buf, sizeof buf),
-           (unsigned long)n, n == 1 ? "" : "s",
-           why ? " (" : "", why ? why : "", why ? ")" : "", hint);
+    bs_report(w, f->type == T_ENUM ? BS_P_ENUM : BS_P_FORMAT,
+              "must be %s, got a string of %lu byte%s%s%s%s%s", expected(f, buf, sizeof buf),
+              (unsigned long)n, n == 1 ? "" : "s",
+              why ? " (" : "", why ? why : "", why ? ")" : "", hint);
 }
 
-static int enter(walk *w)
+static int enter(bs_walk *w)
 {
-    if (w->c->depth >= BS_MAX_DEPTH) {
-        REPORT(w, "nested deeper than %d levels (does a table contain itself?)", BS_MAX_DEPTH);
-        w->stop = 1;
+    if (w->depth >= BS_MAX_DEPTH) {
+        bs_report(w, BS_P_STRUCTURE, "nested deeper than %d levels (does a table contain itself?)",
+                  BS_MAX_DEPTH);
+        w->stop |= BS_STOP_DEEP;
         return 0;
     }
-    w->c->depth++;
+    w->depth++;
     return 1;
 }
 
-static void unknown_field(walk *w, const object *o, const char *key, size_t len, int root)
+BS_NOINLINE static void unknown_field(bs_walk *w, const sctx *s, const object *o, const char *key, size_t len,
+                          int root)
 {
     const field *f;
     int i;
     if (root) {
         /* Names the other versions have, from their own tables. */
         for (i = 0; i < COUNT(versions); i++)
-            if (&versions[i] != w->v && field_named(versions[i].body, key, len)) {
-                REPORT(w, "`%s` belongs to API version %s, not %s",
-                       w->c->path, versions[i].name, w->v->name);
+            if (&versions[i] != s->v && field_named(versions[i].body, key, len)) {
+                char path[BS_PATH_MAX];
+                bs_path_spell(w, path);
+                bs_report(w, BS_P_UNKNOWN, "`%s` belongs to API version %s, not %s",
+                          path, versions[i].name, s->v->name);
                 return;
             }
     }
     if ((f = closest(o, key, len)) != NULL) {
-        REPORT(w, "unknown field; did you mean `%s`?", f->name);
+        bs_report(w, BS_P_UNKNOWN, "unknown field; did you mean `%s`?", f->name);
         return;
     }
     if (root) {
         for (i = 0; i < COUNT(versions); i++)
-            if (&versions[i] != w->v && (f = closest(versions[i].body, key, len)) != NULL) {
-                REPORT(w, "unknown field; did you mean `%s`? It belongs to API version %s, not %s",
-                       f->name, versions[i].name, w->v->name);
+            if (&versions[i] != s->v && (f = closest(versions[i].body, key, len)) != NULL) {
+                bs_report(w, BS_P_UNKNOWN,
+                          "unknown field; did you mean `%s`? It belongs to API version %s, not %s",
+                          f->name, versions[i].name, s->v->name);
                 return;
             }
     }
-    REPORT(w, "unknown field");
+    bs_report(w, BS_P_UNKNOWN, "unknown field");
 }
 
 /* The table at t should be an object: it is a list, or has a key (at kidx,
  * or none) that is not a string. */
-static void not_an_object(walk *w, int t, int kidx, int root)
+BS_NOINLINE static void not_an_object(bs_walk *w, int t, int kidx, int root)
 {
     char got[64];
     const char *kind = table_kind(w->L, t);
-    if (kind[0] != 'l' && kidx)
+    bs_problem code = BS_P_TYPE;
+    if (kind[0] != 'l' && kidx) {
         snprintf(got, sizeof got, "a table with a %s key", luaL_typename(w->L, kidx));
-    else
+        code = BS_P_STRUCTURE;
+    } else {
         snprintf(got, sizeof got, "%s", kind);
+    }
     if (root)
-        REPORT(w, "body must be a table with string keys, got %s", got);
+        bs_report(w, code, "body must be a table with string keys, got %s", got);
     else
-        REPORT(w, "must be an object, got %s", got);
+        bs_report(w, code, "must be an object, got %s", got);
 }
 
 /* Required fields, and with strict, every optional top-level field that a
  * full replacement would reset. */
-static void check_missing(walk *w, const object *o, unsigned long seen, int root)
+static void check_missing(bs_walk *w, const object *o, unsigned long seen, int root)
 {
     int j;
     for (j = 0; j < o->nfields; j++) {
@@ -922,93 +866,102 @@ static void check_missing(walk *w, const object *o, unsigned long seen, int root
         if (seen & (1UL << j))
             continue;
         if (f->flags & F_REQUIRED) {
-            PUSH_KEY(w, f->name, strlen(f->name));
-            REPORT(w, "is required");
-            POP_SEG(w);
-        } else if (root && w->c->strict && !(f->flags & F_KEPT)) {
-            PUSH_KEY(w, f->name, strlen(f->name));
-            REPORT(w, "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
-                   f->note ? f->note : "server default");
-            POP_SEG(w);
-        } else if (w->c->strict && (f->flags & F_STRICT)) {
-            PUSH_KEY(w, f->name, strlen(f->name));
-            REPORT(w, "omitted: the server would leave %s; send it (strict)", f->note);
-            POP_SEG(w);
+            bs_push_key(w, f->name, strlen(f->name));
+            bs_report(w, BS_P_REQUIRED, "is required");
+            bs_pop(w);
+        } else if (root && w->strict && !(f->flags & F_KEPT)) {
+            bs_push_key(w, f->name, strlen(f->name));
+            bs_report(w, BS_P_STRICT,
+                      "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
+                      f->note ? f->note : "server default");
+            bs_pop(w);
+        } else if (w->strict && (f->flags & F_STRICT)) {
+            bs_push_key(w, f->name, strlen(f->name));
+            bs_report(w, BS_P_STRICT, "omitted: the server would leave %s; send it (strict)", f->note);
+            bs_pop(w);
         }
     }
 }
 
 /* One lua_next pass finds each key's field in the object's lookup and
- * parks the value in that field's stack slot; then the fields are checked
- * and written in the schema's order, so the bytes never depend on a
- * process's hash order. */
-static void walk_object(walk *w, const object *o, int t, int root)
+ * leaves the key and its value on the stack (a copy of the key goes on
+ * with the traversal); then the fields are checked and written in the
+ * schema's order, so the bytes never depend on a process's hash order. */
+static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int root)
 {
     lua_State *L = w->L;
-    const lookup *lk = &w->index->obj[o->id];
+    const lookup *lk = &s->index->obj[o->id];
     unsigned long seen = 0;
-    int first = 1, whole = 1, empty = 1, base, j;
+    int slot[MAX_FIELDS];   /* stack index of each seen field's value */
+    int first = 1, whole = 1, empty = 1, base, top, j;
 
     if (!enter(w))
         return;
-    if (!lua_checkstack(L, o->nfields + 8)) {
-        REPORT(w, "no room on the Lua stack to walk the body");
-        w->stop = 1;
-        w->c->depth--;
+    /* A table's keys are distinct: at most nfields pairs stay. */
+    if (!lua_checkstack(L, 2 * o->nfields + 8)) {
+        bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
+        w->stop |= BS_STOP_DEEP;
+        w->depth--;
         return;
     }
     base = lua_gettop(L);
-    lua_settop(L, base + o->nfields);   /* slot base + pos: the value of field pos */
+    top = base;             /* what lua_next leaves: key at top + 1, value at top + 2 */
     lua_pushnil(L);
     while (lua_next(L, t)) {
         const char *key;
         size_t klen;
         int pos;
         empty = 0;
+        /* The usual key is one of the names: one call finds it. */
+        if (s->index->by_ident && (pos = find_ident(lk, lua_topointer(L, -2))) != 0)
+            goto found;
         if (lua_type(L, -2) != LUA_TSTRING) {
-            not_an_object(w, t, lua_gettop(L) - 1, root);
+            not_an_object(w, t, top + 1, root);
             whole = 0;
             break;
         }
         key = lua_tolstring(L, -2, &klen);
         pos = find_field(lk, o, key, klen);
         if (pos != 0) {
+        found:
             seen |= 1UL << (pos - 1);
-            lua_replace(L, base + pos);
+            slot[pos - 1] = top + 2;
+            top += 2;
+            lua_pushvalue(L, -2);
             continue;
         }
-        PUSH_KEY(w, key, klen);
-        unknown_field(w, o, key, klen, root);
-        POP_SEG(w);
+        bs_push_key(w, key, klen);
+        unknown_field(w, s, o, key, klen, root);
+        bs_pop(w);
         lua_pop(L, 1);
-        if (STOPPED(w)) {
+        if (bs_stopped(w)) {
             whole = 0;
             break;
         }
     }
-    lua_settop(L, base + o->nfields);
     if (w->out)
-        OUT_CHAR(w, '{');
-    for (j = 0; j < o->nfields && !STOPPED(w); j++) {
-        const field *f = o->fields[j];
-        size_t n = lk->len[j];
+        bs_buf_putc(L, w->out, '{');
+    for (j = 0; j < o->nfields && !bs_stopped(w); j++) {
+        const field *f;
+        size_t n;
         if (!(seen & (1UL << j)))
             continue;
+        f = o->fields[j];
+        n = lk->len[j];
         if (w->out) {
             bs_buf *b = w->out;
-            if (b->cap - b->len < QUOTED_MAX + 1)
-                bs_buf_reserve(L, b, QUOTED_MAX + 1);
+            bs_buf_reserve(L, b, QUOTED_MAX + 1);
             if (!first)
                 b->data[b->len++] = ',';
-            memcpy(b->data + b->len, lk->quoted[j], QUOTED_MAX);
+            memcpy(bs_buf_end(b), lk->quoted[j], QUOTED_MAX);
             b->len += n + 3;
             first = 0;
         }
-        PUSH_KEY(w, f->name, n);
-        walk_value(w, f, base + 1 + j);
-        POP_SEG(w);
+        bs_push_key(w, f->name, n);
+        walk_value(w, s, f, slot[j]);
+        bs_pop(w);
     }
-    if (STOPPED(w))
+    if (bs_stopped(w))
         whole = 0;
     lua_settop(L, base);
     /* Only an empty table can be an array-marked one here: a marked list
@@ -1018,10 +971,10 @@ static void walk_object(walk *w, const object *o, int t, int root)
         whole = 0;
     }
     if (w->out)
-        OUT_CHAR(w, '}');
-    if (whole)
+        bs_buf_putc(L, w->out, '}');
+    if (whole && (seen != lk->all || w->strict))
         check_missing(w, o, seen, root);
-    w->c->depth--;
+    w->depth--;
 }
 
 static int table_is_empty(lua_State *L, int t)
@@ -1036,16 +989,16 @@ static int table_is_empty(lua_State *L, int t)
 
 /* strict: a bare id stands for an object without the fields that strict
  * wants sent (a schema given by id alone gets every field enabled). */
-static void refuse_bare_id(walk *w, const object *o)
+BS_NOINLINE static void refuse_bare_id(bs_walk *w, const object *o)
 {
     int j;
     for (j = 0; j < o->nfields; j++) {
         const field *f = o->fields[j];
         if (f->flags & F_STRICT) {
-            PUSH_KEY(w, f->name, strlen(f->name));
-            REPORT(w, "omitted: an id alone leaves %s; give an object with its %s (strict)",
-                   f->note, f->name);
-            POP_SEG(w);
+            bs_push_key(w, f->name, strlen(f->name));
+            bs_report(w, BS_P_STRICT, "omitted: an id alone leaves %s; give an object with its %s (strict)",
+                      f->note, f->name);
+            bs_pop(w);
         }
     }
 }
@@ -1067,22 +1020,10 @@ static int list_key(lua_State *L, int i, lua_Integer *k)
     return 1;
 }
 
-/* Forgets the problems reported since `before` (their walk is redone). */
-static void drop_problems(walk *w, int before)
-{
-    bs_ctx *c = w->c;
-    int k;
-    for (k = before + 1; k <= c->nproblems && k <= BS_MAX_PROBLEMS; k++) {
-        lua_pushnil(w->L);
-        lua_rawseti(w->L, c->problems, k);
-    }
-    c->nproblems = before;
-}
-
 /* A list whose keys are not 1, 2, 3 ... in traversal order: one lua_next
  * pass checks them (a sequence 1..n, no holes), then items go in index
  * order. */
-static void walk_list_slow(walk *w, const field *f, int t, int base)
+BS_NOINLINE static void walk_list_slow(bs_walk *w, const sctx *s, const field *f, int t, int base)
 {
     lua_State *L = w->L;
     lua_Integer n = 0, max = 0, k;
@@ -1092,9 +1033,10 @@ static void walk_list_slow(walk *w, const field *f, int t, int base)
         lua_settop(L, base + 1);
         if (!list_key(L, base + 1, &k)) {
             if (lua_type(L, base + 1) == LUA_TSTRING)
-                REPORT(w, "must be a list, got object");
+                bs_report(w, BS_P_TYPE, "must be a list, got object");
             else
-                REPORT(w, "must be a list, got a table with a %s key", luaL_typename(L, base + 1));
+                bs_report(w, BS_P_STRUCTURE, "must be a list, got a table with a %s key",
+                          luaL_typename(L, base + 1));
             lua_settop(L, base);
             return;
         }
@@ -1103,41 +1045,44 @@ static void walk_list_slow(walk *w, const field *f, int t, int base)
             max = k;
     }
     if (max != n) {
-        REPORT(w, "must be a list, got a table with holes (%ld items, highest index %ld)",
-               (long)n, (long)max);
+        bs_report(w, BS_P_STRUCTURE, "must be a list, got a table with holes (%ld items, highest index %ld)",
+                  (long)n, (long)max);
         return;
     }
     if (w->out)
-        OUT_CHAR(w, '[');
-    for (k = 1; k <= n && !STOPPED(w); k++) {
+        bs_buf_putc(L, w->out, '[');
+    bs_push_index(w, 0);
+    for (k = 1; k <= n && !bs_stopped(w); k++) {
         if (w->out && k > 1)
-            OUT_CHAR(w, ',');
+            bs_buf_putc(L, w->out, ',');
         lua_rawgeti(L, t, (int)k);
-        PUSH_INDEX(w, k);
-        walk_value(w, f->items, base + 1);
-        POP_SEG(w);
+        bs_set_index(w, k);
+        walk_value(w, s, f->items, base + 1);
         lua_settop(L, base);
     }
+    bs_pop(w);
     if (w->out)
-        OUT_CHAR(w, ']');
+        bs_buf_putc(L, w->out, ']');
 }
 
 /* Lua traverses a sequence's array part in order, so the usual list is
  * walked in one lua_next pass, each item as its key arrives. A key out of
  * that order (hash part, hole, not a position) sends the list to the
- * checked path, after forgetting what its first items wrote and reported. */
-static void walk_list(walk *w, const field *f, int t)
+ * checked path, after taking back what its first items wrote and
+ * reported. */
+static void walk_list(bs_walk *w, const sctx *s, const field *f, int t)
 {
     lua_State *L = w->L;
     lua_Integer expect = 1, k;
     size_t mark = w->out ? w->out->len : 0;
-    int before = w->c->nproblems, base;
+    int before = w->nproblems, base;
 
     if (!enter(w))
         return;
     base = lua_gettop(L);
     if (w->out)
-        OUT_CHAR(w, '[');
+        bs_buf_putc(L, w->out, '[');
+    bs_push_index(w, 0);
     lua_pushnil(L);
     while (lua_next(L, t)) {
         /* Where Lua has integers a float key is never integral (tables
@@ -1145,43 +1090,40 @@ static void walk_list(walk *w, const field *f, int t)
         if (BS_HAVE_INTEGER ? !(bs_isinteger(L, base + 1) && lua_tointeger(L, base + 1) == expect)
                             : (!list_key(L, base + 1, &k) || k != expect)) {
             lua_settop(L, base);
-            drop_problems(w, before);
+            bs_pop(w);
+            bs_report_rollback(w, before);
             if (w->out)
                 w->out->len = mark;
-            walk_list_slow(w, f, t, base);
-            w->c->depth--;
+            walk_list_slow(w, s, f, t, base);
+            w->depth--;
             return;
         }
         if (w->out && expect > 1)
-            OUT_CHAR(w, ',');
-        PUSH_INDEX(w, expect);
-        walk_value(w, f->items, base + 2);
-        POP_SEG(w);
+            bs_buf_putc(L, w->out, ',');
+        bs_set_index(w, expect);
+        walk_value(w, s, f->items, base + 2);
         expect++;
         lua_settop(L, base + 1);
-        if (STOPPED(w))
+        if (bs_stopped(w))
             break;
     }
     lua_settop(L, base);
+    bs_pop(w);
     if (w->out)
-        OUT_CHAR(w, ']');
-    w->c->depth--;
+        bs_buf_putc(L, w->out, ']');
+    w->depth--;
 }
 
-static void walk_integer(walk *w, const field *f, int i)
+static void walk_integer(bs_walk *w, int i)
 {
     lua_State *L = w->L;
     char tmp[32];
     lua_Number d;
     int n;
 
-    if (lua_type(L, i) != LUA_TNUMBER) {
-        wrong_type(w, f, i);
-        return;
-    }
     if (bs_isinteger(L, i)) {
         if (w->out)
-            bs_json_number(w->c, i);   /* exact for an integer, never fails */
+            bs_json_number(w, i);   /* exact for an integer, never fails */
         return;
     }
     d = lua_tonumber(L, i);
@@ -1190,14 +1132,14 @@ static void walk_integer(walk *w, const field *f, int i)
     if (!(d >= (BS_HAVE_INTEGER ? -9223372036854775808.0 : -9007199254740992.0)
           && (BS_HAVE_INTEGER ? d < 9223372036854775808.0 : d <= 9007199254740992.0))) {
         if (d != d)
-            REPORT(w, "must be an integer, got nan");
+            bs_report(w, BS_P_RANGE, "must be an integer, got nan");
         else
-            REPORT(w, "must be an integer between %s, got %.14g",
-                   BS_HAVE_INTEGER ? "-2^63 and 2^63-1" : "-2^53 and 2^53", (double)d);
+            bs_report(w, BS_P_RANGE, "must be an integer between %s, got %.14g",
+                      BS_HAVE_INTEGER ? "-2^63 and 2^63-1" : "-2^53 and 2^53", (double)d);
         return;
     }
     if (d != (lua_Number)(long long)d) {
-        REPORT(w, "must be an integer, got %.14g", (double)d);
+        bs_report(w, BS_P_TYPE, "must be an integer, got %.14g", (double)d);
         return;
     }
     if (w->out) {
@@ -1206,81 +1148,87 @@ static void walk_integer(walk *w, const field *f, int i)
     }
 }
 
-static void walk_map(walk *w, const field *f, int i)
+/* A free-form value: the JSON writer walks it on the same path. */
+static void walk_free(bs_walk *w, int i)
+{
+    int saved = w->limit_nseg;
+    if (saved < 0)
+        w->limit_nseg = w->nseg;
+    bs_json_value(w, i);
+    w->limit_nseg = saved;
+}
+
+static void walk_map(bs_walk *w, const field *f, int i)
 {
     lua_State *L = w->L;
-    const char *kind;
-    if (lua_type(L, i) != LUA_TTABLE) {
-        wrong_type(w, f, i);
-        return;
-    }
-    kind = table_kind(L, i);
+    const char *kind = table_kind(L, i);
+    (void)f;
     if (kind[0] == 'l') {
-        REPORT(w, "must be an object, got list");
+        bs_report(w, BS_P_TYPE, "must be an object, got list");
     } else if (kind[0] == 'e') {
         /* An empty table is an empty object here, whatever the generic
          * writer would guess. */
         if (w->out)
-            OUT_LIT(w, "{}");
+            bs_buf_addlit(L, w->out, "{}");
     } else {
-        out_value(w, i);
+        walk_free(w, i);
     }
 }
 
-static void walk_value(walk *w, const field *f, int i)
+static void walk_value(bs_walk *w, const sctx *s, const field *f, int i)
 {
     lua_State *L = w->L;
     int t = lua_type(L, i);
-    const char *s, *why;
+    const char *str, *why;
     size_t len;
 
-    if (BS_COUNT(w->c)) {
-        limit_stop(w);
+    if (bs_count(w)) {
+        bs_limit_stop(w);
         return;
     }
     switch (f->type) {
     case T_STRING:
         if (t != LUA_TSTRING)
             break;
-        s = lua_tolstring(L, i, &len);
-        out_string(w, s, len);
+        str = lua_tolstring(L, i, &len);
+        bs_json_string(w, str, len);
         return;
     case T_BOOLEAN:
         if (t != LUA_TBOOLEAN)
             break;
         if (w->out) {
             if (lua_toboolean(L, i))
-                OUT_LIT(w, "true");
+                bs_buf_addlit(L, w->out, "true");
             else
-                OUT_LIT(w, "false");
+                bs_buf_addlit(L, w->out, "false");
         }
         return;
     case T_INTEGER:
         if (t != LUA_TNUMBER)
             break;
-        walk_integer(w, f, i);
+        walk_integer(w, i);
         return;
     case T_ENUM:
     case T_UUID:
     case T_DATETIME:
         if (t != LUA_TSTRING)
             break;
-        s = lua_tolstring(L, i, &len);
+        str = lua_tolstring(L, i, &len);
         if (f->type == T_ENUM)
-            why = (len > 0 && find_enum(f->enums, s, len)) ? NULL : "";
+            why = (len > 0 && find_enum(f->enums, str, len)) ? NULL : "";
         else if (f->type == T_UUID)
-            why = is_uuid(s, len) ? NULL : "";
+            why = is_uuid(str, len) ? NULL : "";
         else
-            why = check_datetime(s, len);
+            why = check_datetime(str, len);
         if (why)
-            wrong_text(w, f, s, len, why[0] ? why : NULL);
+            wrong_text(w, f, str, len, why[0] ? why : NULL);
         else if (w->out)
-            out_plain_string(w, s, len);
+            out_plain_string(w, str, len);
         return;
     case T_OBJECT:
         if (t != LUA_TTABLE)
             break;
-        walk_object(w, f->obj, i, 0);
+        walk_object(w, s, f->obj, i, 0);
         return;
     case T_MAP:
         if (t != LUA_TTABLE)
@@ -1290,68 +1238,63 @@ static void walk_value(walk *w, const field *f, int i)
     case T_LIST:
         if (t != LUA_TTABLE)
             break;
-        if ((f->flags & F_STRICT) && w->c->strict && table_is_empty(L, i))
-            REPORT(w, "is empty: the server would leave %s; list them (strict)", f->note);
-        walk_list(w, f, i);
+        if ((f->flags & F_STRICT) && w->strict && table_is_empty(L, i))
+            bs_report(w, BS_P_STRICT, "is empty: the server would leave %s; list them (strict)", f->note);
+        walk_list(w, s, f, i);
         return;
     case T_STRING_OR_OBJECT:
         if (t == LUA_TSTRING) {
-            if (w->c->strict)
+            if (w->strict)
                 refuse_bare_id(w, f->obj);
-            s = lua_tolstring(L, i, &len);
-            out_string(w, s, len);
+            str = lua_tolstring(L, i, &len);
+            bs_json_string(w, str, len);
             return;
         }
         if (t != LUA_TTABLE)
             break;
-        walk_object(w, f->obj, i, 0);
+        walk_object(w, s, f->obj, i, 0);
         return;
     default:
         if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL)
             break;
-        out_value(w, i);
+        walk_free(w, i);
         return;
     }
     /* Not the expected Lua type: null, or a mistake. */
     if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL) {
         if (f->flags & F_NULLABLE) {
             if (w->out)
-                OUT_LIT(w, "null");
+                bs_buf_addlit(L, w->out, "null");
         } else {
             char buf[512];
-            REPORT(w, "cannot be null (must be %s)", expected(f, buf, sizeof buf));
+            bs_report(w, BS_P_NULL, "cannot be null (must be %s)", expected(f, buf, sizeof buf));
         }
         return;
     }
     wrong_type(w, f, i);
 }
 
-void bs_schema_encode(bs_ctx *c, int idx, const bs_version *v)
+void bs_schema_encode(bs_walk *w, int idx, const bs_version *v)
 {
-    lua_State *L = c->L;
+    lua_State *L = w->L;
     int top = lua_gettop(L);
-    walk w;
+    sctx s;
 
     if (idx < 0 && idx > LUA_REGISTRYINDEX)
         idx = top + idx + 1;
     if (lua_type(L, idx) != LUA_TTABLE) {
-        bs_report(c, "body must be a table, got %s", got_type(L, idx));
+        bs_report(w, BS_P_TYPE, "body must be a table, got %s", got_type(L, idx));
         return;
     }
     /* Each nesting level holds a key and a value (and briefly one more):
      * check the room for the deepest walk once, not at every level. */
     if (!lua_checkstack(L, 4 * BS_MAX_DEPTH + 16)) {
-        bs_report(c, "no room on the Lua stack to walk the body");
+        bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
         return;
     }
-    w.c = c;
-    w.L = L;
-    w.out = c->out;
-    w.index = get_index(L);
-    w.v = v;
-    w.stop = 0;
-    w.nseg = 0;
-    walk_object(&w, v->body, idx, 1);
+    s.index = get_index(L);
+    s.v = v;
+    walk_object(w, &s, v->body, idx, 1);
     lua_settop(L, top);
 }
 
@@ -1449,6 +1392,10 @@ static void push_field(lua_State *L, const field *f, int memo)
         lua_pushstring(L, f->desc);
         lua_setfield(L, -2, "description");
     }
+    if (f->response_name) {
+        lua_pushstring(L, f->response_name);
+        lua_setfield(L, -2, "response_name");
+    }
 }
 
 void bs_schema_push(lua_State *L, const bs_version *v)
@@ -1480,5 +1427,12 @@ void bs_schema_push(lua_State *L, const bs_version *v)
         }
     }
     lua_setfield(L, top, "other_version");
+
+    lua_newtable(L);
+    for (i = 0; read_only_fields[i]; i++) {
+        lua_pushstring(L, read_only_fields[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, top, "read_only");
     lua_settop(L, top);
 }
