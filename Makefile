@@ -34,15 +34,16 @@ CURL_LIBS   ?= $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
 CC          ?= cc
 CFLAGS      ?= -O2 -g
 WARN        := -std=c99 -Wall -Wextra -pedantic
-ALL_CFLAGS  := $(WARN) -fPIC $(if $(LUA_INCDIR),-I$(LUA_INCDIR)) -Isrc $(CURL_CFLAGS) $(CFLAGS)
+# Only luaopen_bulksync_core is exported; everything else stays inside core.so.
+ALL_CFLAGS  := $(WARN) -fPIC -fvisibility=hidden $(if $(LUA_INCDIR),-I$(LUA_INCDIR)) -Isrc $(CURL_CFLAGS) $(CFLAGS)
 # A Lua module never links the interpreter: the host provides its symbols.
 LDFLAGS_SO  ?= -shared
 
 LMOD_DIR    := $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)
 CMOD_DIR    := $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
 
-SOURCES     := lua_bulksync.c src/json.c src/schema.c src/http.c
-HEADERS     := src/bulksync.h src/compat.h
+SOURCES     := lua_bulksync.c src/buffer.c src/walk.c src/json.c src/schema.c src/http.c
+HEADERS     := $(wildcard src/*.h)
 LUA_SOURCES := bulksync.lua $(wildcard bulksync/*.lua)
 # One build per Lua, kept side by side: switching LUA_VERSION back and
 # forth only copies. bulksync/core.so is the copy the specs and .busted
@@ -53,7 +54,7 @@ MODULE      := bulksync/core.so
 # Which Lua bulksync/core.so is for, for people and scripts to read.
 STAMP       := build/core.so.lua-version
 
-.PHONY: all test unit demo install clean setup check check-memory fuzz bench matrix FORCE
+.PHONY: all test unit demo install clean setup check check-memory fuzz bench matrix sources FORCE
 
 all: $(MODULE)
 
@@ -74,6 +75,10 @@ $(MODULE): $(BUILT) FORCE
 	fi
 
 FORCE:
+
+# The C sources, for the scripts that build their own variants (ASan, fuzz).
+sources:
+	@echo $(SOURCES)
 
 setup:
 	@sh scripts/setup.sh

@@ -41,7 +41,8 @@ build = {
     ["bulksync.rmw"] = "bulksync/rmw.lua",
     ["bulksync.plan"] = "bulksync/plan.lua",
     ["bulksync.core"] = {
-      sources = { "lua_bulksync.c", "src/json.c", "src/schema.c", "src/http.c" },
+      sources = { "lua_bulksync.c", "src/buffer.c", "src/walk.c", "src/json.c", "src/schema.c",
+        "src/http.c" },
       incdirs = { "src", "$(CURL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)" },
       libraries = { "curl" },

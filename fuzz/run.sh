@@ -53,7 +53,7 @@ for h in $harnesses; do
   bin="$out/fuzz_$h"
   # shellcheck disable=SC2086
   if ! clang $flags $lua_cflags $curl_cflags -Isrc -Ifuzz -o "$bin" "fuzz/fuzz_$h.c" \
-      lua_bulksync.c src/json.c src/schema.c src/http.c $lua_libs $curl_libs; then
+      $(make -s sources) $lua_libs $curl_libs; then
     echo "fuzz: could not build fuzz_$h" >&2; status=1; continue
   fi
   mkdir -p "$out/corpus-$h"

@@ -108,7 +108,7 @@ run_asan() {
   if ! clang -std=c99 -Wall -Wextra -pedantic -Werror -fPIC $lua_inc -Isrc $curl_cflags \
       -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
       -shared-libasan -shared -Wl,-z,nodelete -o "$dir/bulksync/core.so" \
-      lua_bulksync.c src/json.c src/schema.c src/http.c $curl_libs >"$work/asan-build.log" 2>&1; then
+      $(make -s sources) $curl_libs >"$work/asan-build.log" 2>&1; then
     cat "$work/asan-build.log"; note_failure asan-build; return
   fi
   # -z nodelete keeps the module mapped after lua_close unloads it, so a

@@ -1003,6 +1003,7 @@ static int token_strtod(const unsigned char *tok, size_t n, double *out)
         }
     }
     *w = '\0';
+    /* cppcheck-suppress uninitvar ; buf is local or the copy just written */
     *out = strtod(buf, NULL);
     if (buf != local)
         free(buf);
@@ -1066,6 +1067,7 @@ static int parse_number(dec *d)
             lua_pushinteger(L, (lua_Integer)m);
             return 1;
         }
+        /* cppcheck-suppress incorrectLogicOperator ; 2^63 fits the unsigned m */
         if (neg && m > 0 && m <= 9223372036854775808ULL) {
             /* -2^63 has no positive twin: negate in unsigned, then shift */
             lua_pushinteger(L, (lua_Integer)(-(long long)(m - 1) - 1));
@@ -1261,7 +1263,7 @@ static int parse_value(dec *d)
 
 int bs_json_decode(lua_State *L, const char *s, size_t len, char *err, size_t errlen)
 {
-    dec d;
+    dec d = { 0 };
     int top = lua_gettop(L), ok;
 
     d.L = L;
