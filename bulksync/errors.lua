@@ -117,8 +117,10 @@ end
 -- Validation problems
 ------------------------------------------------------------------------
 
-function E.problem(path, text)
-  return { path = path, problem = text }
+-- code: one of core.PROBLEM_CODES (required, unknown, type, enum, format,
+-- null, range, strict, structure, limit), as the C core's problems carry.
+function E.problem(path, text, code)
+  return { path = path, problem = text, code = code or "type" }
 end
 
 -- One message that names every problem, so a script's log says it all.
@@ -137,8 +139,8 @@ function E.validation(problems, count, what, secrets)
   return E.new("ValidationError", { message = msg, errors = problems })
 end
 
-function E.invalid(path, text, what)
-  error(E.validation({ E.problem(path, text) }, 1, what), 0)
+function E.invalid(path, text, what, code)
+  error(E.validation({ E.problem(path, text, code) }, 1, what), 0)
 end
 
 ------------------------------------------------------------------------

@@ -19,16 +19,18 @@ local problem, invalid = E.problem, E.invalid
 local O = {}
 
 O.DEFAULT_BASE_URL = "https://app.polytomic.com"
-O.DEFAULT_VERSION = core.API_VERSIONS[1]
+O.DEFAULT_VERSION = core.DEFAULT_VERSION
 
--- Bounds the libcurl transport enforces too (milliseconds in a 32-bit
--- long; 0 would mean "no limit"), so a value it would refuse is refused
--- here first, with a path.
-local BOUNDS = {
-  timeout           = { default = 60, min = 0.001, max = 2000000, unit = "seconds" },
-  connect_timeout   = { default = 10, min = 0.001, max = 2000000, unit = "seconds" },
-  max_response_size = { default = 16 * 1024 * 1024, min = 1, max = 4294967295, whole = true, unit = "bytes" },
-}
+-- The bounds the libcurl transport enforces (core.LIMITS, defined once in
+-- C), checked here first so a value it would refuse is a ValidationError
+-- with a path.
+local function integral(v) return v == floor(v) and (math.tointeger and math.tointeger(v) or v) or v end
+local BOUNDS = {}
+for name, unit in pairs { timeout = "seconds", connect_timeout = "seconds", max_response_size = "bytes" } do
+  local l = core.LIMITS[name]
+  BOUNDS[name] = { default = integral(l.default), min = integral(l.min), max = integral(l.max), unit = unit,
+    whole = unit == "bytes" }
+end
 local POLICY = { retries = 2, retry_base = 0.5, retry_cap = 8, max_retry_wait = 60 }
 
 -- The options of the functions that are not endpoints.
@@ -75,7 +77,7 @@ local function unknown(opts, list, problems, shown)
     if not set[k] then
       local near = type(k) == "string" and core.closest(k, list)
       problems[#problems + 1] = problem((shown or shown_name)(k), "unknown option" ..
-        (near and format("; did you mean `%s`?", near) or format(" (known: %s)", concat(list, ", "))))
+        (near and format("; did you mean `%s`?", near) or format(" (known: %s)", concat(list, ", "))), "unknown")
     end
   end
   return problems
@@ -111,7 +113,7 @@ end
 function O.version(version, path)
   version = version or O.DEFAULT_VERSION
   if KNOWN_VERSION[version] then return version end
-  invalid(path or "version", version_problem(version), "options")
+  invalid(path or "version", version_problem(version), "options", "enum")
 end
 
 -- How much work one body may cost the walk: a table reused at every level
@@ -125,7 +127,7 @@ local function limits(opts, problems)
     if v ~= nil then
       if type(v) ~= "number" or v ~= floor(v) or v < 1 or v > ceiling then
         problems[#problems + 1] = problem(name, format("must be a whole number from 1 to %.0f (default %.0f)",
-          ceiling, core.LIMITS[name]))
+          ceiling, core.LIMITS[name]), "range")
       else
         out = out or {}
         out[name] = v
@@ -161,7 +163,7 @@ local last_id, last_lower
 function O.uuid(id, path)
   if last_id ~= nil and id == last_id then return last_lower end
   if not is_uuid(id) then
-    invalid(path or "id", "must be a UUID (8-4-4-4-12 hex digits), got " .. described(id), "request")
+    invalid(path or "id", "must be a UUID (8-4-4-4-12 hex digits), got " .. described(id), "request", "format")
   end
   last_id, last_lower = id, lower(id)
   return last_lower
@@ -180,7 +182,7 @@ end
 function O.idempotency_key(key)
   if key == nil then return nil end
   if type(key) ~= "string" or #key < 8 or #key > 255 or find(key, "[^%w_%-]") then
-    invalid("idempotency_key", "must be 8 to 255 characters of A-Z a-z 0-9 _ -", "options")
+    invalid("idempotency_key", "must be 8 to 255 characters of A-Z a-z 0-9 _ -", "options", "format")
   end
   return key
 end
@@ -231,7 +233,7 @@ local function bounded(opts, name, problems)
   if v == nil then return b.default end
   if type(v) ~= "number" or not (v >= b.min and v <= b.max) or (b.whole and v ~= floor(v)) then
     problems[#problems + 1] = problem(name, format("must be a %snumber of %s from %s to %s",
-      b.whole and "whole " or "", b.unit, tostring(b.min), format("%.0f", b.max)))
+      b.whole and "whole " or "", b.unit, tostring(b.min), format("%.0f", b.max)), "range")
     return b.default
   end
   return v
@@ -253,23 +255,23 @@ end
 local function base_url(url, problems)
   if url == nil then return O.DEFAULT_BASE_URL end
   if type(url) ~= "string" then
-    problems[#problems + 1] = problem("base_url", "must be a string")
+    problems[#problems + 1] = problem("base_url", "must be a string", "format")
     return O.DEFAULT_BASE_URL
   end
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
   scheme = scheme and lower(scheme)
   if scheme ~= "http" and scheme ~= "https" then
-    problems[#problems + 1] = problem("base_url", "must start with http:// or https://")
+    problems[#problems + 1] = problem("base_url", "must start with http:// or https://", "format")
     return O.DEFAULT_BASE_URL
   end
   local authority = rest:match("^([^/?#]*)")
   if authority == "" then
-    problems[#problems + 1] = problem("base_url", "has no host")
+    problems[#problems + 1] = problem("base_url", "has no host", "format")
   elseif find(authority, "@", 1, true) then
-    problems[#problems + 1] = problem("base_url", "must not contain credentials; use api_key")
+    problems[#problems + 1] = problem("base_url", "must not contain credentials; use api_key", "format")
   elseif find(rest, "[?#%s%c]") then
     -- %c also catches a NUL byte, which libcurl would refuse at the first request.
-    problems[#problems + 1] = problem("base_url", "must not contain a query, fragment, spaces or control characters")
+    problems[#problems + 1] = problem("base_url", "must not contain a query, fragment, spaces or control characters", "format")
   end
   return (gsub(url, "/+$", ""))
 end
@@ -284,7 +286,7 @@ local function proxy_url(proxy, problems)
   local scheme = type(proxy) == "string" and proxy:match("^(%a[%w+.-]*)://[^%s%c]+$")
   if not (scheme and PROXY_SCHEMES[lower(scheme)]) then
     problems[#problems + 1] = problem("proxy", "must be a proxy URL (http, https, socks4, socks4a, socks5 or"
-      .. " socks5h://host:port, no spaces or control characters), or false to ignore the environment")
+      .. " socks5h://host:port, no spaces or control characters), or false to ignore the environment", "format")
     return nil
   end
   return proxy
@@ -321,7 +323,7 @@ function O.client(opts)
     problems[#problems + 1] = problem("org_id", "must be a non-empty string without CR, LF or NUL")
   end
   local version = opts.version or O.DEFAULT_VERSION
-  if not KNOWN_VERSION[version] then problems[#problems + 1] = problem("version", version_problem(version)) end
+  if not KNOWN_VERSION[version] then problems[#problems + 1] = problem("version", version_problem(version), "enum") end
   if opts.ca_file ~= nil and (type(opts.ca_file) ~= "string" or find(opts.ca_file, "%z")) then
     problems[#problems + 1] = problem("ca_file", "must be a path string without NUL bytes")
   end

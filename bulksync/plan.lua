@@ -10,8 +10,8 @@ person sees every reset before it happens (diff, render).
 Which fields exist, their types, and what the server does when one is
 omitted all come from core.schema(version): the fields are described once,
 as data, in the C core. The only body names used here are `schemas`, which
-the GET lacks and which is filled from the separate schemas listing, and the
-one spelling difference between those two endpoints (see RENAME).
+the GET lacks and which is filled from each schema's own record; that
+record's spellings of a field come from the field's `response_name`.
 ]]
 
 local core = require "bulksync.core"
@@ -19,7 +19,6 @@ local core = require "bulksync.core"
 local null = core.null
 local array_mt = core.array_mt
 
-local DEFAULT_VERSION = "2025-09-18"
 local MAX_DEPTH = 64
 
 local plan = {}
@@ -28,7 +27,7 @@ local plan = {}
 local schema_cache = {}
 
 local function schema_of(version)
-  version = version or DEFAULT_VERSION
+  version = version or core.DEFAULT_VERSION
   local s = schema_cache[version]
   if not s then
     s = core.schema(version)
@@ -81,29 +80,30 @@ local function subfields(field)
   return field and field.fields
 end
 
---[[ project(value, field, rename)
+--[[ project(value, field, from_response)
 Copies value keeping only what the request schema knows about it: unknown
 keys of objects (id, created_at, updated_by ... of a response) are dropped,
 lists get the array marker, free-form maps are copied whole, explicit nulls
-stay null. rename maps a request name to the name the value uses for it. ]]
+stay null. With from_response, a field is read under its response_name
+when it has one (a schema's record spells `obfuscate` `obfuscated`). ]]
 local project
 
-local function project_object(value, field, rename, depth)
+local function project_object(value, field, from_response, depth)
   local out = {}
   for _, sub in ipairs(subfields(field)) do
-    local src = value[(rename and rename[sub.name]) or sub.name]
+    local src = value[(from_response and sub.response_name) or sub.name]
     if src ~= nil then
       -- A null where the request cannot take one means "not set": leave it
       -- out, which is what the server assumes for an optional nested field.
       if not (src == null and not sub.nullable and not sub.required) then
-        out[sub.name] = project(src, sub, rename, depth + 1)
+        out[sub.name] = project(src, sub, from_response, depth + 1)
       end
     end
   end
   return out
 end
 
-project = function(value, field, rename, depth)
+project = function(value, field, from_response, depth)
   depth = depth or 0
   depth_check(depth)
   if value == null or type(value) ~= "table" or not field then
@@ -111,21 +111,16 @@ project = function(value, field, rename, depth)
   end
   local t = field.type
   if (t == "object" or t == "string_or_object") and subfields(field) then
-    return project_object(value, field, rename, depth)
+    return project_object(value, field, from_response, depth)
   elseif t == "list" and field.items then
     local out = setmetatable({}, array_mt)
     for i = 1, #value do
-      out[i] = project(value[i], field.items, rename, depth + 1)
+      out[i] = project(value[i], field.items, from_response, depth + 1)
     end
     return out
   end
   return copy(value, depth)
 end
-
---[[ The schemas endpoint (GET /api/bulk/syncs/{id}/schemas) spells a field's
-obfuscation flag `obfuscated`; the sync body's FieldConfiguration spells it
-`obfuscate`. Request name -> name in the schemas listing. ]]
-local RENAME = { obfuscate = "obfuscated" }
 
 -- Accepts a list or its envelope {data = list}.
 local function unwrap_list(v)
@@ -168,7 +163,7 @@ local function schemas_body(list, schemas_field)
     if not has_fields(s) then
       return nil, { path = "schemas", problem = string.format("item %d has no fields: %s", i, LISTING_HINT) }
     end
-    out[i] = project(s, schemas_field.items, RENAME)
+    out[i] = project(s, schemas_field.items, true)
   end
   if #out == 0 then return nil end
   return out

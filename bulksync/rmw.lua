@@ -64,9 +64,18 @@ function X.diff(current, body, opts)
   }))
 end
 
--- Fields a GET returns that a body never carries: naming them as
--- read-only reads better than "unknown field".
-local READ_ONLY = { id = true, created_at = true, created_by = true, updated_at = true, updated_by = true }
+-- Fields a GET returns that a body never carries (the schema export's
+-- read_only): naming them as read-only reads better than "unknown field".
+local read_only_sets = {}
+local function read_only(version)
+  local set = read_only_sets[version]
+  if not set then
+    set = {}
+    for _, name in ipairs(core.schema(version).read_only) do set[name] = true end
+    read_only_sets[version] = set
+  end
+  return set
+end
 
 --- Refuses changes that could never be applied, before any GET: names that
 -- are not fields or are read-only, values of the wrong type, null where it
@@ -76,12 +85,12 @@ function X.check_changes(changes, version, secrets)
   if type(changes) ~= "table" or getmetatable(changes) == core.array_mt then
     E.invalid("", "changes must be a table of field = value", "changes")
   end
-  local problems, probe = {}, {}
+  local problems, probe, READ_ONLY = {}, {}, read_only(version)
   for k, v in pairs(changes) do
     if type(k) ~= "string" then
-      problems[#problems + 1] = E.problem(tostring(k), "field names must be strings")
+      problems[#problems + 1] = E.problem(tostring(k), "field names must be strings", "type")
     elseif READ_ONLY[k] then
-      problems[#problems + 1] = E.problem(k, "is read-only and cannot be changed")
+      problems[#problems + 1] = E.problem(k, "is read-only and cannot be changed", "unknown")
     else
       probe[k] = v
     end
@@ -90,7 +99,7 @@ function X.check_changes(changes, version, secrets)
     local _, ps = core.validate(probe, version)
     for _, p in ipairs(ps or {}) do
       local top = p.path:match("^[^.%[]+")
-      if p.problem ~= "is required" and (top == nil or probe[top] ~= nil) then problems[#problems + 1] = p end
+      if p.code ~= "required" and (top == nil or probe[top] ~= nil) then problems[#problems + 1] = p end
     end
   end
   if #problems > 0 then error(E.validation(problems, #problems, "changes", secrets), 0) end

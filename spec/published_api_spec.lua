@@ -394,3 +394,27 @@ describe("strict = true and schema items without fields", function()
     assert.matches('"schemas":["public.orders"]', text, 1, true)
   end)
 end)
+
+describe("every problem carries a code", function()
+  local core = require "bulksync.core"
+  it("from the core and from the Lua checks alike, each one of core.PROBLEM_CODES", function()
+    local known = {}
+    for _, c in ipairs(core.PROBLEM_CODES) do known[c] = true end
+    local errs = {}
+    errs[#errs + 1] = select(2, bulksync.validate({ mode = "x", colour = 1 }))
+    errs[#errs + 1] = select(2, pcall(bulksync.new, { api_key = "k", timeout = 0, base_url = "ftp://x",
+      version = "1999", colur = 1 }))
+    local srv = server {}
+    errs[#errs + 1] = select(2, pcall(srv.client.get, srv.client, "nope"))
+    errs[#errs + 1] = select(2, pcall(srv.client.patch, srv.client, SYNC, { id = SYNC, actve = true }))
+    local codes = {}
+    for _, e in ipairs(errs) do
+      assert.equal("ValidationError", e.kind)
+      for _, p in ipairs(e.errors) do
+        assert.is_true(known[p.code], tostring(p.path) .. " has code " .. tostring(p.code))
+        codes[p.code] = true
+      end
+    end
+    for _, c in ipairs { "required", "unknown", "enum", "range", "format" } do assert.is_true(codes[c], c) end
+  end)
+end)
