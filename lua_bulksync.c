@@ -44,34 +44,63 @@ static const bs_version *check_version(lua_State *L, int idx)
     return v;
 }
 
-static int walk_body(lua_State *L, int want_json)
+/* The body at b, version at b+1, strict at b+2, limits at b+3, walked
+ * into out (NULL: validate only). Pushes nil, problems, count and returns
+ * 3 on a problem; returns 0 when the body is valid. */
+static int walk_into(lua_State *L, int b, bs_buf *out)
 {
     bs_walk w;
-    const bs_version *v = check_version(L, 2);
-    bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
+    const bs_version *v = check_version(L, b + 1);
 
-    lua_settop(L, 4);
-    bs_walk_init(&w, L, want_json ? out : NULL);
-    bs_walk_limits(&w, 4);
-    w.strict = lua_toboolean(L, 3);
+    lua_settop(L, b + 3);
+    bs_walk_init(&w, L, out);
+    bs_walk_limits(&w, b + 3);
+    w.strict = lua_toboolean(L, b + 2);
 
-    bs_schema_encode(&w, 1, v);
+    bs_schema_encode(&w, b, v);
 
     if (w.nproblems > 0) {
+        if (out)
+            bs_buf_reset(out);   /* half a body is never sent */
         lua_pushnil(L);
         lua_pushvalue(L, w.problems);
         lua_pushinteger(L, w.nproblems);
         return 3;
     }
-    if (want_json)
-        lua_pushlstring(L, out->data, out->len);
-    else
-        lua_pushboolean(L, 1);
+    return 0;
+}
+
+static int core_encode(lua_State *L)
+{
+    bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
+    if (walk_into(L, 1, out))
+        return 3;
+    lua_pushlstring(L, out->data, out->len);
     return 1;
 }
 
-static int core_encode(lua_State *L)   { return walk_body(L, 1); }
-static int core_validate(lua_State *L) { return walk_body(L, 0); }
+static int core_validate(lua_State *L)
+{
+    if (walk_into(L, 1, NULL))
+        return 3;
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.encode_into(handle, body, version, strict, limits) -> token | nil,
+ * problems, count: the JSON is written into the handle itself, and
+ * handle:perform(method, url, token) sends it; no Lua string is made. */
+static int core_encode_into(lua_State *L)
+{
+    lua_Integer token;
+    bs_buf *out = bs_http_body_begin(L, 1, &token);
+    int n = walk_into(L, 2, out);
+    bs_http_body_end(L, 1, n == 0);
+    if (n)
+        return 3;
+    lua_pushinteger(L, token);
+    return 1;
+}
 
 /* core.encode_value(v, limits) -> json | nil, problems: any value, no schema. */
 static int core_encode_value(lua_State *L)
@@ -156,6 +185,7 @@ static const luaL_Reg core_plain_functions[] = {
     { "http",   bs_http_new },
     { "sleep",  core_sleep },
     { "getdate", bs_http_getdate },
+    { "encode_into", core_encode_into },
     { "closest", bs_schema_closest },
     { NULL, NULL }
 };

@@ -7,6 +7,8 @@ A transport is a table { request, request_many?, sleep, close, name }:
   response = { status = int, headers = {lower-case name = value}, body = string }
   err      = { kind = "TimeoutError" | "TransportError", message, curl_code? | cause? | retryable? }
   request_many(reqs, concurrency, on_done): on_done(i, response | nil, err) as each ends.
+  encode(body, version, strict, limits) -> body | nil, problems, count (optional): the
+             transport's own encoding of a body for request(), as core.encode checks it.
 Whether a failure is worth another attempt is bulksync.retry's business.
 
 One libcurl easy handle per client (core.http), reused, so sequential
@@ -48,6 +50,12 @@ function C.new(config)
       if r.status then return on_done(i, r) end
       return on_done(i, nil, { kind = r.kind, message = r.message, curl_code = r.curl_code })
     end)
+  end
+  -- A single call's body is written into the handle by the C core and
+  -- sent from there (req.body is then the number naming it): no Lua
+  -- string of the JSON is made, copied or collected.
+  function t.encode(body, version, strict, limits)
+    return core.encode_into(handle, body, version, strict, limits)
   end
   function t.close() handle:close() end
   return t

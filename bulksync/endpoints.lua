@@ -159,35 +159,43 @@ function EP.decode(row, resp, secrets)
   return data, envelope
 end
 
---- The JSON of a body, or a ValidationError naming every problem (with a
--- client's secrets taken out of them).
-function EP.encode(body, version, strict, secrets, limits)
-  local json, problems, count = core.encode(body, version, strict, limits)
+--- The JSON of a body (or what `encoder`, a transport's own, makes of it),
+-- or a ValidationError naming every problem (with a client's secrets
+-- taken out of them).
+function EP.encode(body, version, strict, secrets, limits, encoder)
+  local json, problems, count = (encoder or core.encode)(body, version, strict, limits)
   if not json then error(E.validation(problems, count, nil, secrets), 0) end
   return json
 end
 
---[[ Checks everything a call of `row` is given, before anything is sent:
-... is the path parameters in template order, then the body if the row has
-one, then the options table. Returns the request, the options, the API
-version and the attempts allowed. ]]
-function EP.prepare(state, row, ...)
+-- See EP.prepare; inline lets the transport encode the body its own way
+-- (into the libcurl handle), for a request sent before any other.
+local function prepare(state, row, inline, ...)
   local nparams = #row.params
   local opts = O.check((select(nparams + (row.body and 2 or 1), ...)), row.option_names)
   local path = path_of(row, ...) .. query_of(row, opts)
   local version = O.version(opts.version or state.config.version)
   local json
   if row.body and not opts.plan then
-    json = EP.encode((select(nparams + 1, ...)), version, opts.strict, state.secrets, state.limits)
+    json = EP.encode((select(nparams + 1, ...)), version, opts.strict, state.secrets, state.limits,
+      inline and state.transport.encode or nil)
   end
   local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil
   local req = EP.request(state, row.method, path, json, key)
   return req, opts, version, O.retries(opts.retries, state.policy.retries) + 1
 end
 
+--[[ Checks everything a call of `row` is given, before anything is sent:
+... is the path parameters in template order, then the body if the row has
+one, then the options table. Returns the request (its body a JSON string),
+the options, the API version and the attempts allowed. ]]
+function EP.prepare(state, row, ...)
+  return prepare(state, row, false, ...)
+end
+
 --- One call: data, meta (and the envelope), or a typed error raised.
 function EP.call(state, row, ...)
-  local req, _, version, max = EP.prepare(state, row, ...)
+  local req, _, version, max = prepare(state, row, true, ...)
   local resp, attempts = R.request(state, req, max)
   local data, envelope = EP.decode(row, resp, state.secrets)
   return data, EP.meta(resp, attempts, version), envelope

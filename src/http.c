@@ -491,6 +491,11 @@ typedef struct bs_http {
      * finalizers) while transfers are in flight: close waits for it. */
     int           in_many;
     int           close_pending;
+    /* A request body encoded straight into the handle (core.encode_into),
+     * so a single update makes no Lua string of its JSON; body_token names
+     * its contents, so a stale reference is refused rather than sent. */
+    bs_buf        body;
+    lua_Integer   body_token;
 } bs_http;
 
 /* libcurl's global setup is per process and, before 7.84, not thread-safe:
@@ -552,7 +557,30 @@ static void http_release(bs_http *h)
     h->conf.ca_file = NULL;
     free(h->conf.proxy);
     h->conf.proxy = NULL;
+    bs_buf_free(&h->body);
     h->open = 0;
+}
+
+bs_buf *bs_http_body_begin(lua_State *L, int idx, lua_Integer *token)
+{
+    bs_http *h = (bs_http *)luaL_checkudata(L, idx, BS_HTTP_MT);
+    if (!h->open || h->close_pending || h->busy) {
+        lua_pushliteral(L, CLOSED_MESSAGE);
+        lua_error(L);
+    }
+    h->busy = 1;
+    *token = ++h->body_token;
+    return &h->body;
+}
+
+void bs_http_body_end(lua_State *L, int idx, int ok)
+{
+    bs_http *h = (bs_http *)luaL_checkudata(L, idx, BS_HTTP_MT);
+    h->busy = 0;
+    if (!ok)
+        bs_buf_reset(&h->body);
+    if (h->close_pending && !h->in_many)
+        http_release(h);
 }
 
 static bs_http *check_http(lua_State *L)
@@ -900,8 +928,15 @@ static int http_perform(lua_State *L)
         luaL_argerror(L, 3, "URL contains a NUL byte");
     r.body = NULL;
     r.body_len = 0;
-    if (!lua_isnoneornil(L, 4))
+    if (lua_type(L, 4) == LUA_TNUMBER) {
+        /* What core.encode_into put in the handle, if it is still there. */
+        if (lua_tointeger(L, 4) != h->body_token || h->body.len == 0)
+            luaL_argerror(L, 4, "the encoded body was replaced or never written");
+        r.body = h->body.data;
+        r.body_len = h->body.len;
+    } else if (!lua_isnoneornil(L, 4)) {
         r.body = luaL_checklstring(L, 4, &r.body_len);
+    }
     if (r.body && strcmp(r.method, "GET") == 0)
         luaL_argerror(L, 4, "a GET request has no body");
     if (!lua_isnoneornil(L, 5)) {

@@ -24,4 +24,14 @@ BS_INTERNAL void bs_http_register(lua_State *L);   /* creates the BS_HTTP_MT met
 BS_INTERNAL int  bs_http_new(lua_State *L);        /* core.http(options) -> handle */
 BS_INTERNAL int  bs_http_getdate(lua_State *L);    /* core.getdate(text) -> epoch seconds | nil */
 
+/* The body buffer of the handle at idx, for the bindings to encode into,
+ * and the number that names what is encoded there: perform(..., body =
+ * that number) sends the buffer. begin raises if the handle is closed and
+ * marks it busy (a finalizer that closes it meanwhile waits); end clears
+ * that, and forgets the contents when the encoding failed. An error raised
+ * between the two leaves the handle refusing further use, as perform does. */
+#include "buffer.h"
+BS_INTERNAL bs_buf *bs_http_body_begin(lua_State *L, int idx, lua_Integer *token);
+BS_INTERNAL void    bs_http_body_end(lua_State *L, int idx, int ok);
+
 #endif /* BULKSYNC_HTTP_H */
