@@ -23,7 +23,7 @@ local EP = require "bulksync.endpoints"
 local X = require "bulksync.rmw"
 
 local type, pairs, ipairs, setmetatable, getmetatable = type, pairs, ipairs, setmetatable, getmetatable
-local error, next, rawget, pcall = error, next, rawget, pcall
+local error, next, rawget, pcall, tostring = error, next, rawget, pcall, tostring
 local format = string.format
 local floor = math.floor
 
@@ -170,26 +170,41 @@ function Client:update(id, body, opts)
   return EP.call(state, ROWS.update, id, body, opts)
 end
 
--- A function that returns the next page of the list and its meta, or nil
--- after the last one. Pages are followed by `pagination.next_page_token`; a
--- token seen before would loop forever, so it is a DecodeError.
-local function list_pager(state, opts)
+-- A function that returns the next page of a paged row and its meta
+-- (meta.next_page_token, when there is one), or nil after the last page.
+-- Pages are followed by `pagination.next_page_token`; a token seen before
+-- would loop forever, so it is a DecodeError. id: the path parameter, if
+-- the row has one.
+local function pager(state, row, opts, id)
   local query, seen, finished = {}, {}, false
   for k, v in pairs(opts) do query[k] = v end
   return function()
     if finished then return nil end
-    local data, meta, envelope = EP.call(state, ROWS.list, query)
+    local data, meta, envelope
+    if id then data, meta, envelope = EP.call(state, row, id, query)
+    else data, meta, envelope = EP.call(state, row, query) end
     local pagination = envelope.pagination
     local token = type(pagination) == "table" and pagination.next_page_token
     if type(token) ~= "string" or token == "" then
       finished = true
     elseif seen[token] then
-      E.raise("DecodeError", { status = meta.status,
-        message = "list: the server sent a page token it had sent before; stopped instead of looping" })
+      E.raise("DecodeError", { status = meta.status, message = row.name
+        .. ": the server sent a page token it had sent before; stopped instead of looping" })
     else
-      seen[token], query.page_token = true, token
+      seen[token], query.page_token, meta.next_page_token = true, token, token
     end
     return data, meta
+  end
+end
+
+-- An iterator over every item of every page, one page in memory at a time.
+local function each(next_page)
+  local page, i = {}, 0
+  return function()
+    while page and i >= #page do page, i = next_page(), 0 end
+    if not page then return nil end
+    i = i + 1
+    return page[i]
   end
 end
 
@@ -198,7 +213,7 @@ end
 function Client:list(opts)
   local state = state_of(self)
   local all, pages, meta = setmetatable({}, core.array_mt), 0, nil
-  for page, page_meta in list_pager(state, O.check(opts, ROWS.list.option_names)) do
+  for page, page_meta in pager(state, ROWS.list, O.check(opts, ROWS.list.option_names)) do
     for _, sync in ipairs(page) do all[#all + 1] = sync end
     pages, meta = pages + 1, page_meta
   end
@@ -206,20 +221,121 @@ function Client:list(opts)
   return all, meta
 end
 
---- for sync in client:each_sync(opts) do ... end: one page in memory at a
--- time, the next fetched when the loop reaches it.
+--- for sync in client:each_sync(opts) do ... end: the next page is fetched
+-- when the loop reaches it. Options are checked at the call.
 function Client:each_sync(opts)
   local state = state_of(self)
   opts = O.check(opts, ROWS.list.option_names)
-  -- Checked now, not at the first page: a bad value fails at the call.
   EP.prepare(state, ROWS.list, opts)
-  local next_page = list_pager(state, opts)
-  local page, i = {}, 0
-  return function()
-    while page and i >= #page do page, i = next_page(), 0 end
-    if not page then return nil end
-    i = i + 1
-    return page[i]
+  return each(pager(state, ROWS.list, opts))
+end
+
+--- client:executions(id, opts) -> one page of the sync's executions, and
+-- meta.next_page_token to pass as opts.page_token for the next.
+function Client:executions(id, opts)
+  local state = state_of(self)
+  local data, meta, envelope = EP.call(state, ROWS.executions, id, opts)
+  local p = envelope.pagination
+  local token = type(p) == "table" and type(p.next_page_token) == "string" and p.next_page_token ~= ""
+    and p.next_page_token or nil
+  meta.next_page_token = token
+  return data, meta
+end
+
+--- for execution in client:each_execution(id, opts) do ... end: every page.
+function Client:each_execution(id, opts)
+  local state = state_of(self)
+  opts = O.check(opts, ROWS.executions.option_names)
+  EP.prepare(state, ROWS.executions, id, opts)
+  return each(pager(state, ROWS.executions, opts, id))
+end
+
+------------------------------------------------------------------------
+-- Running a sync
+------------------------------------------------------------------------
+
+--- client:activate(id, active, opts); pause(id) and resume(id) are its
+-- two cases. Deactivating also cancels an execution that is running.
+function Client:activate(id, active, opts)
+  local state = state_of(self)
+  if type(active) ~= "boolean" then
+    E.invalid("active", "must be true (resume) or false (pause), got " .. type(active), "request", "type")
+  end
+  return EP.call(state, ROWS.activate, id, { active = active }, opts)
+end
+function Client:pause(id, opts) return self:activate(id, false, opts) end
+function Client:resume(id, opts) return self:activate(id, true, opts) end
+
+-- The body fields of a start, in every API version: they are options of
+-- client:start, beside the row's own.
+local START_FIELDS, START_NAMES = {}, {}
+for _, name in ipairs(ROWS.start.option_names) do START_NAMES[#START_NAMES + 1] = name end
+for _, version in ipairs(core.API_VERSIONS) do
+  for _, f in ipairs(core.schema(version, "start").fields) do
+    if not START_FIELDS[f.name] then
+      START_FIELDS[f.name] = true
+      START_NAMES[#START_NAMES + 1] = f.name
+    end
+  end
+end
+
+--- client:start(id, opts): starts an execution. opts: fetch_mode,
+-- resync_mode (2024-02-08: resync), schemas, test (the body), and wait =
+-- true or wait's options to wait for the execution to end.
+function Client:start(id, opts)
+  local state = state_of(self)
+  opts = O.check(opts, START_NAMES)
+  local body, call, wait = {}, {}, opts.wait
+  for k, v in pairs(opts) do
+    if START_FIELDS[k] then body[k] = v elseif k ~= "wait" then call[k] = v end
+  end
+  if wait ~= nil and type(wait) ~= "boolean" and type(wait) ~= "table" then
+    E.invalid("wait", "must be true, or a table of wait's options (timeout, interval, on_progress)", "options")
+  end
+  if type(wait) == "table" then O.check(wait, "wait", "wait options") end
+  local execution, meta = EP.call(state, ROWS.start, id, body, call)
+  if not wait then return execution, meta end
+  return self:wait(id, execution.id, wait ~= true and wait or nil)
+end
+
+-- Statuses after which an execution changes no more. `errors` finished
+-- with record errors and `interrupted` was stopped by the platform: both
+-- are ends, and the caller reads execution.status.
+local TERMINAL = { completed = true, canceled = true, failed = true, errors = true, interrupted = true }
+M.TERMINAL_STATUSES = TERMINAL
+
+--- client:wait(id, exec_id, opts) -> the execution once it has ended.
+-- Polls every `interval` seconds (default 2), growing by half up to
+-- `max_interval` (default 30), longer when the answer asks for it
+-- (Retry-After); on_progress(execution) after each poll; past `timeout`
+-- (default 3600) a WaitTimeoutError carrying the last execution. The wait
+-- between polls is the transport's sleep (ngx.sleep inside OpenResty).
+function Client:wait(id, exec_id, opts)
+  local state = state_of(self)
+  opts = O.check(opts, "wait")
+  local interval = O.seconds(opts, "interval", 2)
+  local max_interval = O.seconds(opts, "max_interval", 30)
+  local timeout = O.seconds(opts, "timeout", 3600)
+  local on_progress = opts.on_progress
+  if on_progress ~= nil and type(on_progress) ~= "function" then
+    E.invalid("on_progress", "must be a function(execution)", "options")
+  end
+  local waited, started = 0, os.time()
+  while true do
+    local execution, meta = EP.call(state, ROWS.execution, id, exec_id, { retries = opts.retries })
+    if on_progress then on_progress(execution) end
+    if TERMINAL[execution.status] then return execution, meta end
+    local pause = interval
+    local asked = meta.headers and meta.headers["retry-after"] and R.wait(state.policy, 1, meta.headers)
+    if asked and asked > pause then pause = asked end
+    local elapsed = math.max(waited, os.time() - started)
+    if elapsed + pause > timeout then
+      E.raise("WaitTimeoutError", { execution = execution, message = format(
+        "execution still %s after %g s (timeout %g s)", tostring(execution.status), elapsed, timeout) })
+    end
+    state.transport.sleep(pause)
+    waited = waited + pause
+    interval = math.min(interval * 1.5, max_interval)
   end
 end
 

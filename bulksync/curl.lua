@@ -54,8 +54,8 @@ function C.new(config)
   -- A single call's body is written into the handle by the C core and
   -- sent from there (req.body is then the number naming it): no Lua
   -- string of the JSON is made, copied or collected.
-  function t.encode(body, version, strict, limits)
-    return core.encode_into(handle, body, version, strict, limits)
+  function t.encode(body, version, strict, limits, kind)
+    return core.encode_into(handle, body, version, strict, limits, kind)
   end
   function t.close() handle:close() end
   return t

@@ -3,9 +3,10 @@ every call takes through them.
 
 A row says everything a call needs: method, path template (each {param}
 checked by its kind in PARAMS and escaped), query parameters and their
-types, whether it takes a body (validated and encoded by the C core for the
-call's API version), the shape of its answer, and whether it may carry an
-Idempotency-Key. EP.call builds the URL, checks the options, the query and
+types, the kind of body it takes (validated and encoded by the C core for
+the call's API version: core.BODY_KINDS), the shape of its answer, whether
+it may carry an Idempotency-Key, and whether it is unsafe to repeat
+without one. EP.call builds the URL, checks the options, the query and
 the body before anything is sent, runs the request under bulksync.retry,
 decodes the answer and types its errors. Adding an endpoint is a row. ]]
 
@@ -27,35 +28,67 @@ local EP = {}
 -- source's own names, any non-empty string, escaped.
 EP.PARAMS = {
   id = O.uuid,
+  exec_id = O.uuid,
   schema_id = function(v, path) return O.escape(O.name(v, path)) end,
 }
 
--- Query parameter types: a checker returns the text to send, or nil.
+local function whole_in(lo, hi)
+  return function(v)
+    if type(v) == "number" and v == floor(v) and v >= lo and v <= hi then return format("%d", v) end
+  end
+end
+
+-- Query parameter types: a checker returns the text to send (for a
+-- repeated parameter, a list of texts), or nil.
 local QUERY = {
   boolean = function(v) if type(v) == "boolean" then return tostring(v) end end,
   string = function(v) if type(v) == "string" and v ~= "" then return O.escape(v) end end,
-  page_size = function(v)
-    if type(v) == "number" and v == floor(v) and v >= 1 and v <= 50 then return format("%d", v) end
+  page_size = whole_in(1, 50),
+  execution_page = whole_in(1, 100),
+  uuid_list = function(v)
+    if type(v) ~= "table" or #v == 0 then return nil end
+    local out = {}
+    for i = 1, #v do
+      if not O.is_uuid(v[i]) then return nil end
+      out[i] = v[i]:lower()
+    end
+    return out
   end,
 }
 local QUERY_TEXT = {
   boolean = "must be true or false",
   string = "must be a non-empty string",
   page_size = "must be a whole number from 1 to 50 (the API's largest page)",
+  execution_page = "must be a whole number from 1 to 100 (the API's largest page)",
+  uuid_list = "must be a list of UUIDs (sent as a repeated parameter)",
 }
 
--- What the answer's {"data": ...} holds.
---   object: a table;  list: a list (data null is an empty list)
+-- What the answer holds: object, a {"data": table}; list, a {"data":
+-- list} (null is an empty list), its `pagination` followed by pagers;
+-- empty, nothing (a 200 is the whole answer).
+local SYNC = "/api/bulk/syncs/{id}"
 EP.rows = {
   list = { method = "GET", path = "/api/bulk/syncs", response = "list",
     query = { active = "boolean", limit = "page_size", page_token = "string" } },
-  get = { method = "GET", path = "/api/bulk/syncs/{id}", response = "object",
-    query = { refresh_schemas = "boolean" } },
-  update = { method = "PUT", path = "/api/bulk/syncs/{id}", response = "object", body = true,
-    idempotent = true, options = { "plan" } },
-  schemas = { method = "GET", path = "/api/bulk/syncs/{id}/schemas", response = "list",
-    options = { "details" } },
-  schema = { method = "GET", path = "/api/bulk/syncs/{id}/schemas/{schema_id}", response = "object" },
+  get = { method = "GET", path = SYNC, response = "object", query = { refresh_schemas = "boolean" } },
+  update = { method = "PUT", path = SYNC, response = "object", body = "sync", idempotent = true,
+    options = { "plan" } },
+  delete = { method = "DELETE", path = SYNC, response = "empty", query = { refresh_schemas = "boolean" } },
+  schemas = { method = "GET", path = SYNC .. "/schemas", response = "list", options = { "details" } },
+  schema = { method = "GET", path = SYNC .. "/schemas/{schema_id}", response = "object" },
+  activate = { method = "POST", path = SYNC .. "/activate", response = "object", body = "activate" },
+  cancel = { method = "POST", path = SYNC .. "/cancel", response = "object" },
+  -- A start repeated after an answer that was lost would start twice:
+  -- retried only with an Idempotency-Key.
+  start = { method = "POST", path = SYNC .. "/executions", response = "object", body = "start",
+    idempotent = true, unsafe = true, options = { "wait" } },
+  status = { method = "GET", path = SYNC .. "/status", response = "object" },
+  list_status = { method = "GET", path = "/api/bulk/syncs/status", response = "list",
+    query = { all = "boolean", active = "boolean", sync_id = "uuid_list" } },
+  executions = { method = "GET", path = SYNC .. "/executions", response = "list",
+    query = { page_token = "string", only_terminal = "boolean", ascending = "boolean", limit = "execution_page" } },
+  execution = { method = "GET", path = SYNC .. "/executions/{exec_id}", response = "object" },
+  cancel_execution = { method = "POST", path = SYNC .. "/executions/{exec_id}/cancel", response = "object" },
 }
 
 -- Each row's template split once into literal text and parameter names,
@@ -108,9 +141,13 @@ local function query_of(row, opts)
     if v ~= nil then
       local kind = row.query[name]
       local text = QUERY[kind](v)
-      if not text then E.invalid(name, QUERY_TEXT[kind], "options") end
+      if not text then E.invalid(name, QUERY_TEXT[kind], "options", "type") end
       q = q or {}
-      q[#q + 1] = name .. "=" .. text
+      if type(text) == "table" then
+        for _, t in ipairs(text) do q[#q + 1] = name .. "=" .. t end
+      else
+        q[#q + 1] = name .. "=" .. text
+      end
     end
   end
   return q and ("?" .. concat(q, "&")) or ""
@@ -149,8 +186,10 @@ function EP.meta(resp, attempts, version)
     attempts = attempts }
 end
 
---- The data of a row's answer (and the whole envelope).
+--- The data of a row's answer (and the whole envelope); true for an
+-- answer that is empty by design.
 function EP.decode(row, resp, secrets)
+  if row.response == "empty" then return true end
   local data, envelope = E.decode_envelope(resp, row.name, secrets, row.response == "list")
   if type(data) ~= "table" then
     E.raise("DecodeError", { status = resp.status, message = format('%s: "data" is not %s', row.name,
@@ -162,8 +201,8 @@ end
 --- The JSON of a body (or what `encoder`, a transport's own, makes of it),
 -- or a ValidationError naming every problem (with a client's secrets
 -- taken out of them).
-function EP.encode(body, version, strict, secrets, limits, encoder)
-  local json, problems, count = (encoder or core.encode)(body, version, strict, limits)
+function EP.encode(body, version, strict, secrets, limits, encoder, kind)
+  local json, problems, count = (encoder or core.encode)(body, version, strict, limits, kind)
   if not json then error(E.validation(problems, count, nil, secrets), 0) end
   return json
 end
@@ -178,11 +217,12 @@ local function prepare(state, row, inline, ...)
   local json
   if row.body and not opts.plan then
     json = EP.encode((select(nparams + 1, ...)), version, opts.strict, state.secrets, state.limits,
-      inline and state.transport.encode or nil)
+      inline and state.transport.encode or nil, row.body)
   end
   local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil
   local req = EP.request(state, row.method, path, json, key)
-  return req, opts, version, O.retries(opts.retries, state.policy.retries) + 1
+  local max = (row.unsafe and not key) and 1 or O.retries(opts.retries, state.policy.retries) + 1
+  return req, opts, version, max
 end
 
 --[[ Checks everything a call of `row` is given, before anything is sent:

@@ -20,12 +20,13 @@ E.KINDS = {
   "ValidationError", "BadRequestError", "UnauthorizedError", "ForbiddenError",
   "NotFoundError", "ConflictError", "UnprocessableEntityError", "RateLimitError",
   "InternalServerError", "ServerError", "HTTPError", "TimeoutError",
-  "TransportError", "DecodeError",
+  "TransportError", "DecodeError", "RequestTimeoutError", "WaitTimeoutError",
 }
 
 local STATUS_KINDS = {
   [400] = "BadRequestError", [401] = "UnauthorizedError", [403] = "ForbiddenError",
-  [404] = "NotFoundError", [409] = "ConflictError", [422] = "UnprocessableEntityError",
+  [404] = "NotFoundError", [408] = "RequestTimeoutError", [409] = "ConflictError",
+  [422] = "UnprocessableEntityError",
   [429] = "RateLimitError", [500] = "InternalServerError",
 }
 

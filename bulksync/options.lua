@@ -43,6 +43,7 @@ local NAMES = {
   update_many = { "version", "strict", "schemas", "keep_organization", "retries", "concurrency",
     "on_progress" },
   item        = { "id", "body", "patch", "idempotency_key" },
+  wait        = { "timeout", "interval", "max_interval", "on_progress", "retries" },
   new         = { "api_key", "org_id", "base_url", "version", "timeout", "connect_timeout", "user_agent",
     "ca_file", "headers", "retries", "retry_base", "retry_cap", "max_retry_wait", "max_response_size",
     "transport", "sleep", "proxy", "max_values", "max_bytes" },
@@ -185,6 +186,16 @@ function O.idempotency_key(key)
     invalid("idempotency_key", "must be 8 to 255 characters of A-Z a-z 0-9 _ -", "options", "format")
   end
   return key
+end
+
+--- A number of seconds option, > 0 and finite, or its default.
+function O.seconds(opts, name, default)
+  local v = opts[name]
+  if v == nil then return default end
+  if type(v) ~= "number" or not (v > 0 and v < huge) then
+    invalid(name, "must be a positive number of seconds", "options", "range")
+  end
+  return v
 end
 
 function O.retries(retries, default)
