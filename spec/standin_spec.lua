@@ -879,14 +879,20 @@ describe("stand-in server", function()
 
     it("config reports and validates its switches; reset turns them off", function()
       local cur = srv:config {}
-      assert.same({ delay = 0, null_empty_lists = false, empty_last_page_token = false }, cur)
+      assert.same({ delay = 0, null_empty_lists = false, empty_last_page_token = false,
+        execution_steps = 3, executions_fail = false }, cur)
       assert.is_true(srv:config({ null_empty_lists = true }).null_empty_lists)
       assert.equal(400, (srv:control("POST", "/_standin/config", '{"null_empty_lists":1}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"execution_steps":0}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"execution_steps":2.5}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"executions_fail":"yes"}')))
+      assert.equal(5, srv:config({ execution_steps = 5 }).execution_steps)
       assert.equal(400, (srv:control("POST", "/_standin/config", '{"nope":true}')))
       assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":-1}')))
       assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":1,"x":1}')))
       srv:reset()
       assert.is_false(srv:config({}).null_empty_lists)
+      assert.equal(3, srv:config({}).execution_steps)
     end)
 
     it("state answers 404 for an unknown sync", function()
