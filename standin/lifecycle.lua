@@ -336,17 +336,18 @@ return function(M, App, h)
     -- Newest first by start (creation); only_terminal orders by the moment
     -- each finished; ascending reverses either.
     local function key(e) return terminal_only and e.done_seq or e.seq end
-    local function later(a, b)
+    -- before(a, b): key a is listed before key b.
+    local function before(a, b)
       if ascending then return a < b end
       return a > b
     end
     local all = {}
     for _, e in ipairs(self:executions(id)) do
-      if (not terminal_only or TERMINAL[e.status]) and (cursor == nil or later(key(e), cursor)) then
+      if (not terminal_only or TERMINAL[e.status]) and (cursor == nil or before(cursor, key(e))) then
         all[#all + 1] = e
       end
     end
-    table.sort(all, function(a, b) return later(key(a), key(b)) end)
+    table.sort(all, function(a, b) return before(key(a), key(b)) end)
     local page = A {}
     for i = 1, math.min(limit, #all) do page[i] = self:execution_view(all[i]) end
     local body = { data = page }
