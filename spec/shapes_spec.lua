@@ -136,6 +136,7 @@ end
 local function build_components()
   local main25 = copy(docs.main.components.schemas)
   local schemas25 = copy(docs.schemas.components.schemas)
+  local executions25 = copy(docs.executions.components.schemas)
 
   -- The one place where the published schemas are added to. The list's
   -- description says it pages with `pagination.next_page_token` (and takes
@@ -152,6 +153,8 @@ local function build_components()
   -- `default_schedule` and `additional_schedules`; 401 bodies are
   -- RestErrResponse. Everything else is as in 2025-09-18.
   local main24 = copy(main25)
+  -- The sync's status has no ingestion_status in 2024-02-08 (polytomic-api.md §5).
+  main24.BulkSyncStatusResponse.properties.ingestion_status = nil
   local sync24 = main24.BulkSyncResponse
   sync24.properties.default_schedule = nil
   sync24.properties.additional_schedules = nil
@@ -189,6 +192,8 @@ local function build_components()
   return {
     main = { [V25] = openapi.new(main25), [V24] = openapi.new(main24) },
     schemas = { [V25] = openapi.new(schemas25), [V24] = openapi.new(schemas25) },
+    -- The executions file has one shape for both versions.
+    executions = { [V25] = openapi.new(executions25), [V24] = openapi.new(executions25) },
     rest_err = rest_err,
   }
 end
@@ -200,6 +205,16 @@ local ENDPOINTS = {
   { name = "put", method = "PUT", template = "/api/bulk/syncs/{id}", doc = "main" },
   { name = "schemas", method = "GET", template = "/api/bulk/syncs/{id}/schemas", doc = "schemas" },
   { name = "schema", method = "GET", template = "/api/bulk/syncs/{id}/schemas/{schema_id}", doc = "schemas" },
+  { name = "delete", method = "DELETE", template = "/api/bulk/syncs/{id}", doc = "main" },
+  { name = "activate", method = "POST", template = "/api/bulk/syncs/{id}/activate", doc = "main" },
+  { name = "cancel", method = "POST", template = "/api/bulk/syncs/{id}/cancel", doc = "main" },
+  { name = "start", method = "POST", template = "/api/bulk/syncs/{id}/executions", doc = "main" },
+  { name = "status", method = "GET", template = "/api/bulk/syncs/{id}/status", doc = "main" },
+  { name = "executions", method = "GET", template = "/api/bulk/syncs/{id}/executions", doc = "executions" },
+  { name = "execution", method = "GET", template = "/api/bulk/syncs/{id}/executions/{exec_id}", doc = "executions" },
+  { name = "cancel_execution", method = "POST", template = "/api/bulk/syncs/{id}/executions/{exec_id}/cancel",
+    doc = "executions" },
+  { name = "list_status", method = "GET", template = "/api/bulk/syncs/status", doc = "executions" },
 }
 local BY_NAME = {}
 for _, e in ipairs(ENDPOINTS) do BY_NAME[e.name] = e end
@@ -244,6 +259,7 @@ describe("stand-in answers", function()
     local res = assert(c:request(BY_NAME[ep].method, path, h, body))
     c:close()
     local decoded, err = json.decode(res.body)
+    if res.body == "" then decoded, err = nil, "empty body" end
     records[#records + 1] = {
       endpoint = BY_NAME[ep], version = version, status = res.status, path = path,
       content_type = res.headers["content-type"], body = decoded, decode_error = decoded == nil and err or nil,
@@ -279,6 +295,158 @@ describe("stand-in answers", function()
       assert.equal(200, status)
       token = body.pagination and body.pagination.next_page_token
     until not token or token == ""
+  end
+
+  local function exec_path(id, exec_id) return sync_path(id) .. "/executions/" .. exec_id end
+
+  -- Starts an execution of `id` and polls it to its end; returns its id.
+  local function run_to_end(v, id, body)
+    local status, answer = call("start", sync_path(id) .. "/executions", { version = v, body = body or {} })
+    assert.equal(200, status, json.encode(answer))
+    local exec_id = answer.data.id
+    for _ = 1, 10 do
+      local _, got = call("execution", exec_path(id, exec_id), { version = v })
+      if got.data.status == "completed" or got.data.status == "failed" then return exec_id end
+    end
+    error("execution " .. exec_id .. " never ended")
+  end
+
+  -- The lifecycle endpoints through every status they can answer, in one
+  -- version, from a fresh seed.
+  local function drive_lifecycle(v, bad_auths)
+    local orders, crm = seed.ids.orders, seed.ids.crm
+    local function start(id, body, opts)
+      opts = opts or {}
+      opts.version, opts.body = v, body
+      return call("start", sync_path(id) .. "/executions", opts)
+    end
+    -- Nothing ran yet: a status without executions, an empty listing.
+    call("status", sync_path(orders) .. "/status", { version = v })
+    call("executions", sync_path(orders) .. "/executions", { version = v })
+    call("list_status", "/api/bulk/syncs/status?sync_id=" .. orders, { version = v })
+    call("list_status", "/api/bulk/syncs/status", { version = v })
+
+    -- created -> running -> completed, polled through the execution and the status.
+    local status, answer = start(orders, { schemas = json.array { "public.orders" }, fetch_mode = "full" })
+    assert.equal(200, status, json.encode(answer))
+    local first = answer.data.id
+    assert.equal(409, (start(orders, {})))
+    call("status", sync_path(orders) .. "/status", { version = v })
+    call("list_status", "/api/bulk/syncs/status?all=true", { version = v })
+    call("execution", exec_path(orders, first), { version = v })
+    call("execution", exec_path(orders, first), { version = v })
+    -- A completed run, a failed run, a canceled run, and one running.
+    run_to_end(v, orders, { schemas = json.array() })
+    srv:config { executions_fail = true }
+    run_to_end(v, orders, v == V24 and { resync = true } or { resync_mode = "rebuild" })
+    srv:config { executions_fail = false, execution_steps = 5 }
+    status, answer = start(orders, { test = true, schemas = null })
+    call("execution", exec_path(orders, answer.data.id), { version = v })
+    call("cancel_execution", exec_path(orders, answer.data.id) .. "/cancel", { version = v })
+    call("cancel_execution", exec_path(orders, answer.data.id) .. "/cancel", { version = v })
+    status, answer = start(orders)
+    call("execution", exec_path(orders, answer.data.id), { version = v })
+    call("status", sync_path(orders) .. "/status", { version = v })
+    call("list_status", "/api/bulk/syncs/status?active=true", { version = v })
+    call("list_status", "/api/bulk/syncs/status?sync_id=" .. orders .. "&sync_id=" .. crm, { version = v })
+    -- The executions list: pages, only_terminal, ascending, the switches.
+    for _, q in ipairs { "", "?limit=2", "?only_terminal=true&limit=1", "?ascending=true&limit=3",
+      "?only_terminal=true&ascending=true" } do
+      local token
+      repeat
+        local path = sync_path(orders) .. "/executions" .. q
+        if token then path = path .. (q ~= "" and "&" or "?") .. "page_token=" .. token end
+        local st, page = call("executions", path, { version = v })
+        assert.equal(200, st)
+        token = page.pagination and page.pagination.next_page_token
+      until not token or token == ""
+    end
+    -- Cancel the sync's running execution, then again with none running.
+    call("cancel", sync_path(orders) .. "/cancel", { version = v })
+    call("cancel", sync_path(orders) .. "/cancel", { version = v })
+    -- Activate and deactivate (which cancels what runs).
+    start(crm, {})
+    call("activate", sync_path(crm) .. "/activate", { version = v, body = { active = true } })
+    call("activate", sync_path(crm) .. "/activate", { version = v, body = { active = false } })
+    call("status", sync_path(crm) .. "/status", { version = v })
+    -- An empty execution (a sync with no schemas) and the null/empty-token switches.
+    srv:seed_many(1)
+    local bare = seed.synthetic_id(1)
+    srv:config { null_empty_lists = true, empty_last_page_token = true, execution_steps = 1 }
+    run_to_end(v, bare, {})
+    call("executions", sync_path(bare) .. "/executions", { version = v })
+    call("executions", sync_path(bare) .. "/executions?only_terminal=true", { version = v })
+    call("executions", sync_path(seed.ids.marketing) .. "/executions", { version = v })
+    call("list_status", "/api/bulk/syncs/status?sync_id=" .. crm, { version = v })
+    call("list_status", "/api/bulk/syncs/status", { version = v })
+    srv:config { null_empty_lists = false, empty_last_page_token = false, execution_steps = 3 }
+
+    -- 400 from start: bodies it refuses, and a sync that is not there.
+    local refused = { "{", "[]", { fetch_mode = "all" }, { test = "yes" }, { schemas = json.array { "public.nope" } },
+      { schemas = json.array { "Lead" } }, { schemas = json.array { "public.orders", "public.orders" } },
+      { fetch_mode = null } }
+    if v == V24 then
+      refused[#refused + 1] = { resync_mode = "resync" }
+      refused[#refused + 1] = { test = true, resync = true }
+    else
+      refused[#refused + 1] = { resync = true }
+      refused[#refused + 1] = { test = true, resync_mode = "refetch" }
+    end
+    for _, body in ipairs(refused) do
+      status, answer = start(crm, body)
+      assert.equal(400, status, json.encode(answer))
+    end
+    start(seed.unknown_id, {})
+
+    -- 404: ids that name nothing.
+    for _, id in ipairs { seed.unknown_id, "not-a-uuid" } do
+      call("delete", sync_path(id), { version = v })
+      call("activate", sync_path(id) .. "/activate", { version = v, body = { active = true } })
+      call("cancel", sync_path(id) .. "/cancel", { version = v })
+      call("status", sync_path(id) .. "/status", { version = v })
+      call("executions", sync_path(id) .. "/executions", { version = v })
+      call("execution", exec_path(id, first), { version = v })
+      call("cancel_execution", exec_path(id, first) .. "/cancel", { version = v })
+      call("list_status", "/api/bulk/syncs/status?sync_id=" .. id, { version = v })
+      call("execution", exec_path(orders, id), { version = v })
+      call("cancel_execution", exec_path(orders, id) .. "/cancel", { version = v })
+    end
+    -- Requests the endpoint cannot serve: 500 or 404, whichever it declares.
+    call("delete", sync_path(orders) .. "?refresh_schemas=maybe", { version = v })
+    for _, body in ipairs { "", "{", "[]", "{}", json.encode { active = "yes" }, json.encode { active = true, x = 1 } } do
+      call("activate", sync_path(orders) .. "/activate", { version = v, body = body })
+    end
+    local _, page = call("executions", sync_path(orders) .. "/executions?limit=1", { version = v })
+    local other_order = "only_terminal=true&page_token=" .. page.pagination.next_page_token
+    for _, q in ipairs { "only_terminal=maybe", "ascending=1", "limit=0", "limit=101", "page_token=bm9wZQ",
+      other_order } do
+      call("executions", sync_path(orders) .. "/executions?" .. q, { version = v })
+    end
+    call("list_status", "/api/bulk/syncs/status?all=maybe", { version = v })
+    -- 500 where only a fault produces it: scripted.
+    local boom = { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } }
+    srv:script { boom, boom, boom }
+    call("cancel", sync_path(orders) .. "/cancel", { version = v })
+    call("status", sync_path(orders) .. "/status", { version = v })
+    call("cancel_execution", exec_path(orders, first) .. "/cancel", { version = v })
+
+    -- 401, and 403 where declared, on every lifecycle endpoint.
+    for _, auth in ipairs(bad_auths) do
+      local o = { version = v, auth = auth }
+      call("delete", sync_path(orders), o)
+      call("activate", sync_path(orders) .. "/activate", { version = v, auth = auth, body = { active = true } })
+      call("cancel", sync_path(orders) .. "/cancel", o)
+      call("start", sync_path(orders) .. "/executions", o)
+      call("status", sync_path(orders) .. "/status", o)
+      call("executions", sync_path(orders) .. "/executions", o)
+      call("execution", exec_path(orders, first), o)
+      call("cancel_execution", exec_path(orders, first) .. "/cancel", o)
+      call("list_status", "/api/bulk/syncs/status?all=true", o)
+    end
+
+    -- Delete: 200 without a body, then 404.
+    call("delete", sync_path(orders), { version = v })
+    call("delete", sync_path(orders), { version = v })
   end
 
   -- Drives every endpoint through every status the stand-in can answer.
@@ -379,11 +547,16 @@ describe("stand-in answers", function()
       -- 500 on PUT is declared but only a fault produces it: scripted.
       srv:script { { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } } }
       call("put", sync_path(seed.ids.orders), { version = v, body = minimal(v) })
+
+      srv:reset()
+      drive_lifecycle(v, bad_auths)
+      srv:reset()
     end
 
     -- An unsupported version, on every endpoint (answered in 2025-09-18).
     for _, e in ipairs(ENDPOINTS) do
       local path = e.template:gsub("{id}", seed.ids.orders):gsub("{schema_id}", "public.orders")
+        :gsub("{exec_id}", seed.unknown_id)
       call(e.name, path, { version = "2023-04-25", body = e.method == "PUT" and minimal(V25) or nil })
     end
     -- `version` names the shape the answer must have.
@@ -435,8 +608,13 @@ describe("stand-in answers", function()
     local problems = {}
     for _, r in ipairs(records) do
       local where = r.endpoint.method .. " " .. r.path .. " (" .. r.version .. ") " .. r.status
-      local schema = schema_for(r)
-      if not (r.content_type or ""):match("^application/json") then
+      local declared = operation(r.endpoint).responses[tostring(r.status)]
+      local schema = not (declared and declared.content == nil) and schema_for(r)
+      if declared and declared.content == nil then
+        -- A response declared without content (DELETE's 200) has none.
+        if r.raw ~= "" then problems[#problems + 1] = where .. ": declares no content, got " .. #r.raw .. " bytes" end
+        if r.content_type then problems[#problems + 1] = where .. ": Content-Type " .. r.content_type end
+      elseif not (r.content_type or ""):match("^application/json") then
         problems[#problems + 1] = where .. ": Content-Type " .. tostring(r.content_type)
       elseif r.body == nil then
         problems[#problems + 1] = where .. ": not JSON: " .. tostring(r.decode_error)
@@ -480,6 +658,41 @@ describe("stand-in answers", function()
     assert.same({ paged = true, empty_token = true, list_null = true, list_empty = true,
       schemas_null = true, schemas_empty = true, unused_key = true, used_key = true, multi = true,
       multi25 = true, schedules_null = true, filters = true, obfuscated = true, disabled_field = true }, saw)
+  end)
+
+  it("saw the lifecycle shapes: every execution state, status with and without runs", function()
+    local saw = {}
+    local function execution(e)
+      if e then saw["exec_" .. e.status] = true end
+    end
+    for _, r in ipairs(records) do
+      local b, e = r.body, r.endpoint.name
+      if r.status == 200 and (e == "start" or e == "execution") then
+        execution(b.data)
+        if b.data.record_count > 0 then saw.records = true end
+        if b.data.schemas == null then saw.exec_schemas_null = true end
+      elseif r.status == 200 and e == "executions" then
+        if b.pagination and b.pagination.next_page_token ~= "" then saw.exec_paged = true end
+        if b.data == null then saw.exec_list_null = true end
+        for _, x in ipairs(b.data ~= null and b.data or {}) do execution(x) end
+      elseif r.status == 200 and e == "status" then
+        if b.data.current_execution then saw.current = true end
+        if b.data.last_execution then saw.last = true end
+        if not b.data.current_execution and not b.data.last_execution then saw.never_ran = true end
+        if b.data.next_execution_time ~= null then saw.next_time = true end
+      elseif r.status == 200 and e == "list_status" then
+        if b.data == null then saw.status_list_null = true end
+        for _, x in ipairs(b.data ~= null and b.data or {}) do
+          if x.status and x.schemas ~= null and #x.schemas > 0 then saw.schema_status = true end
+        end
+      elseif r.status == 200 and e == "delete" then
+        saw.deleted = r.raw == ""
+      end
+    end
+    assert.same({ exec_created = true, exec_running = true, exec_completed = true, exec_failed = true,
+      exec_canceled = true, records = true, exec_schemas_null = true, exec_paged = true, exec_list_null = true,
+      current = true, last = true, never_ran = true, next_time = true, status_list_null = true,
+      schema_status = true, deleted = true }, saw)
   end)
 
   it("would refuse a listing item that carries fields (the check is not vacuous)", function()

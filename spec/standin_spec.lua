@@ -736,6 +736,236 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("lifecycle", function()
+    local function start(id, body, version)
+      return call("POST", sync_path(id) .. "/executions", { version = version, body = body })
+    end
+    local function exec_path(id, exec_id) return sync_path(id) .. "/executions/" .. exec_id end
+    local function poll(id, exec_id)
+      local res = call("GET", exec_path(id, exec_id))
+      assert.equal(200, res.status)
+      return res.json.data
+    end
+    local function status_of(id, version)
+      local res = call("GET", sync_path(id) .. "/status", { version = version })
+      assert.equal(200, res.status)
+      return res.json.data
+    end
+
+    it("moves an execution created -> running -> completed, one step per poll, with counts at the end", function()
+      local res = start(ORDERS, {})
+      assert.equal(200, res.status)
+      local e = res.json.data
+      assert.truthy(e.id:match("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$"))
+      assert.equal("created", e.status)
+      assert.equal(null, e.started_at)
+      -- Every enabled schema runs when `schemas` is missing.
+      local names = {}
+      for i, s in ipairs(e.schemas) do names[i] = s.schema end
+      assert.same({ "public.orders", "public.customers", "public.products" }, names)
+      local seen = {}
+      for i = 1, 3 do seen[i] = poll(ORDERS, e.id) end
+      assert.same({ "running", "running", "completed" }, { seen[1].status, seen[2].status, seen[3].status })
+      assert.equal(0, seen[2].record_count)
+      assert.equal(600, seen[3].record_count)
+      assert.same({ 100, 200, 300 }, { seen[3].schemas[1].record_count, seen[3].schemas[2].record_count,
+        seen[3].schemas[3].record_count })
+      assert.equal("completed", seen[3].schemas[1].status)
+      assert.is_string(seen[3].completed_at)
+      -- Terminal: further polls change nothing.
+      assert.same(seen[3], poll(ORDERS, e.id))
+    end)
+
+    it("takes its step count and its outcome from the config switches", function()
+      srv:config { execution_steps = 1, executions_fail = true }
+      local e = start(ORDERS, { schemas = json.array { "public.orders" } }).json.data
+      local done = poll(ORDERS, e.id)
+      assert.equal("failed", done.status)
+      assert.equal("failed", done.schemas[1].status)
+      assert.equal(1, done.error_count)
+      assert.equal(0, done.record_count)
+    end)
+
+    it("the sync's status advances the execution too, and shows current and last", function()
+      local none = status_of(ORDERS)
+      assert.is_nil(none.current_execution)
+      assert.is_nil(none.last_execution)
+      assert.equal("ok", none.ingestion_status.status)
+      assert.is_nil(status_of(ORDERS, V24).ingestion_status)
+      local e = start(ORDERS, {}).json.data
+      local st = status_of(ORDERS)
+      assert.equal(e.id, st.current_execution.id)
+      assert.equal("running", st.current_execution.status)
+      status_of(ORDERS)
+      st = status_of(ORDERS)
+      assert.is_nil(st.current_execution)
+      assert.equal(e.id, st.last_execution.id)
+      assert.equal("completed", st.last_execution.status)
+    end)
+
+    it("answers 409 while an execution is not terminal, and starts again once it is", function()
+      local e = start(ORDERS, {}).json.data
+      local res = start(ORDERS, {})
+      assert.equal(409, res.status)
+      assert.equal(e.id, res.json.metadata.execution_id)
+      poll(ORDERS, e.id)
+      assert.equal(409, start(ORDERS, {}).status)
+      poll(ORDERS, e.id)
+      poll(ORDERS, e.id)
+      assert.equal(200, start(ORDERS, {}).status)
+      -- Another sync is not held up.
+      assert.equal(200, start(CRM, {}).status)
+    end)
+
+    it("validates the start body per version", function()
+      local function refused(body, version, field, reason)
+        local res = start(CRM, body, version)
+        assert.equal(400, res.status, json.encode(res.json))
+        assert.equal(field, res.json.metadata.field)
+        if reason then assert.equal(reason, res.json.metadata.reason) end
+      end
+      refused({ resync = true }, V25, "resync", "unknown")
+      refused({ resync_mode = "resync" }, V24, "resync_mode", "unknown")
+      refused({ test = true, resync_mode = "rebuild" }, V25, "test", "conflict")
+      refused({ test = true, resync = true }, V24, "test", "conflict")
+      refused({ fetch_mode = "all" }, V25, "fetch_mode", "enum")
+      refused({ schemas = json.array { "Nope" } }, V25, "schemas[0]", "unknown_id")
+      refused({ schemas = json.array { "Account", "Lead" } }, V25, "schemas[1]", "disabled")
+      assert.equal(400, start(seed.unknown_id, {}).status)
+      local e = start(CRM, { test = true, resync = false, fetch_mode = "incremental" }, V24).json.data
+      assert.is_true(e.is_test)
+      assert.is_false(e.is_resync)
+      assert.equal("incremental", e.fetch_mode)
+      call("POST", exec_path(CRM, e.id) .. "/cancel")
+      e = start(CRM, { resync_mode = "rebuild", schemas = json.array { "Account" } }).json.data
+      assert.is_true(e.is_resync)
+      assert.is_true(e.is_partial)
+      assert.equal("rebuild", e.output_disposition)
+      assert.equal(1, #e.schemas)
+    end)
+
+    it("cancels an execution by id and through the sync; a finished one stays as it is", function()
+      local e = start(ORDERS, {}).json.data
+      local res = call("POST", exec_path(ORDERS, e.id) .. "/cancel")
+      assert.equal(200, res.status)
+      assert.is_string(res.json.data.message)
+      local got = poll(ORDERS, e.id)
+      assert.equal("canceled", got.status)
+      assert.equal("canceled", got.schemas[1].status)
+      assert.equal(200, call("POST", exec_path(ORDERS, e.id) .. "/cancel").status)
+      assert.equal("canceled", poll(ORDERS, e.id).status)
+      e = start(ORDERS, {}).json.data
+      poll(ORDERS, e.id)
+      assert.equal(200, call("POST", sync_path(ORDERS) .. "/cancel").status)
+      assert.equal("canceled", poll(ORDERS, e.id).status)
+      assert.equal(404, call("POST", exec_path(ORDERS, seed.unknown_id) .. "/cancel").status)
+      assert.equal(404, call("POST", exec_path(CRM, e.id) .. "/cancel").status)
+    end)
+
+    it("activate sets active; deactivating cancels the running execution", function()
+      local res = call("POST", sync_path(CRM) .. "/activate", { body = { active = true } })
+      assert.equal(200, res.status)
+      assert.same({ active = true, id = CRM }, res.json.data)
+      assert.is_true(get(CRM).active)
+      local e = start(CRM, {}).json.data
+      res = call("POST", sync_path(CRM) .. "/activate", { body = { active = false } })
+      assert.same({ active = false, id = CRM }, res.json.data)
+      assert.is_false(get(CRM).active)
+      assert.equal("canceled", poll(CRM, e.id).status)
+      -- `active` is required and boolean; activate declares no 400, so 500.
+      local bad = { { {}, "active" }, { { active = "yes" }, "active" }, { { active = true, other = 1 }, "other" } }
+      for _, case in ipairs(bad) do
+        res = call("POST", sync_path(CRM) .. "/activate", { body = case[1] })
+        assert.equal(500, res.status)
+        assert.equal(case[2], res.json.metadata.field)
+      end
+      assert.is_false(get(CRM).active)
+    end)
+
+    it("delete answers 200 without a body and removes the sync, its schemas and its executions", function()
+      local e = start(ORDERS, {}).json.data
+      local res = call("DELETE", sync_path(ORDERS))
+      assert.equal(200, res.status)
+      assert.equal("", res.body)
+      assert.is_nil(res.headers["content-type"])
+      for _, path in ipairs { sync_path(ORDERS), sync_path(ORDERS) .. "/schemas",
+        sync_path(ORDERS) .. "/schemas/public.orders", sync_path(ORDERS) .. "/status",
+        sync_path(ORDERS) .. "/executions", exec_path(ORDERS, e.id) } do
+        assert.equal(404, call("GET", path).status, path)
+      end
+      assert.equal(404, call("DELETE", sync_path(ORDERS)).status)
+      assert.is_nil(srv:state(ORDERS))
+      local ids = {}
+      for _, s in ipairs(call("GET", "/api/bulk/syncs").json.data) do ids[#ids + 1] = s.id end
+      assert.same({ CRM, MARKETING }, ids)
+    end)
+
+    it("lists executions newest first, pages them, and honours only_terminal and ascending", function()
+      srv:config { execution_steps = 1 }
+      local ids = {}
+      for i = 1, 5 do
+        ids[i] = start(ORDERS, {}).json.data.id
+        if i < 5 then poll(ORDERS, ids[i]) end
+      end
+      local function walk(q)
+        local out, token = {}, nil
+        repeat
+          local path = sync_path(ORDERS) .. "/executions?limit=2" .. q .. (token and ("&page_token=" .. token) or "")
+          local res = call("GET", path)
+          assert.equal(200, res.status)
+          assert.is_true(#res.json.data <= 2)
+          for _, e in ipairs(res.json.data) do out[#out + 1] = e.id end
+          token = res.json.pagination and res.json.pagination.next_page_token
+        until not token
+        return out
+      end
+      assert.same({ ids[5], ids[4], ids[3], ids[2], ids[1] }, walk(""))
+      assert.same({ ids[1], ids[2], ids[3], ids[4], ids[5] }, walk("&ascending=true"))
+      assert.same({ ids[4], ids[3], ids[2], ids[1] }, walk("&only_terminal=true"))
+      -- A token is refused under another ordering.
+      local token = call("GET", sync_path(ORDERS) .. "/executions?limit=1").json.pagination.next_page_token
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/executions?ascending=true&page_token=" .. token).status)
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/executions?limit=101").status)
+    end)
+
+    it("the status listing takes repeated sync_id, or all / active, one entry per enabled schema", function()
+      srv:config { execution_steps = 1 }
+      local e = start(ORDERS, { schemas = json.array { "public.orders" } }).json.data
+      poll(ORDERS, e.id)
+      local running = start(ORDERS, {}).json.data
+      local res = call("GET", "/api/bulk/syncs/status?sync_id=" .. ORDERS .. "&sync_id=" .. CRM)
+      assert.equal(200, res.status)
+      local d = res.json.data
+      assert.same({ ORDERS, CRM }, { d[1].sync_id, d[2].sync_id })
+      assert.equal("completed", d[1].status)
+      -- The listing polled the running execution once, with one step: it ended.
+      local by_schema = {}
+      for _, s in ipairs(d[1].schemas) do by_schema[s.schema] = s end
+      assert.equal(running.id, by_schema["public.orders"].execution_id)
+      assert.equal(3, #d[1].schemas)
+      assert.same({}, d[2].schemas)
+      assert.is_nil(d[2].status)
+      local all = call("GET", "/api/bulk/syncs/status?all=true&sync_id=" .. CRM).json.data
+      assert.equal(3, #all)
+      local active = call("GET", "/api/bulk/syncs/status?active=true").json.data
+      assert.same({ ORDERS, MARKETING }, { active[1].sync_id, active[2].sync_id })
+      assert.equal(404, call("GET", "/api/bulk/syncs/status?sync_id=" .. seed.unknown_id).status)
+      assert.equal(404, call("GET", "/api/bulk/syncs/status?sync_id=nope").status)
+    end)
+
+    it("answers 403 only where declared and 405 for other methods", function()
+      local mime = require "mime"
+      local other = "Basic " .. mime.b64("3f9c2e4a-0000-4000-8000-0000000000ff:" .. KEY)
+      assert.equal(403, call("DELETE", sync_path(ORDERS), { auth = other }).status)
+      assert.equal(403, call("POST", sync_path(ORDERS) .. "/cancel", { auth = other }).status)
+      assert.equal(401, call("POST", sync_path(ORDERS) .. "/executions", { auth = other }).status)
+      assert.equal(401, call("GET", sync_path(ORDERS) .. "/status", { auth = other }).status)
+      assert.equal(405, call("PUT", sync_path(ORDERS) .. "/executions").status)
+      assert.equal(405, call("GET", sync_path(ORDERS) .. "/activate").status)
+      assert.equal(405, call("POST", "/api/bulk/syncs/status").status)
+    end)
+  end)
+
   describe("HTTP", function()
     it("serves several requests over one keep-alive connection", function()
       local c = assert(standin.connect(srv))
@@ -879,14 +1109,20 @@ describe("stand-in server", function()
 
     it("config reports and validates its switches; reset turns them off", function()
       local cur = srv:config {}
-      assert.same({ delay = 0, null_empty_lists = false, empty_last_page_token = false }, cur)
+      assert.same({ delay = 0, null_empty_lists = false, empty_last_page_token = false,
+        execution_steps = 3, executions_fail = false }, cur)
       assert.is_true(srv:config({ null_empty_lists = true }).null_empty_lists)
       assert.equal(400, (srv:control("POST", "/_standin/config", '{"null_empty_lists":1}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"execution_steps":0}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"execution_steps":2.5}')))
+      assert.equal(400, (srv:control("POST", "/_standin/config", '{"executions_fail":"yes"}')))
+      assert.equal(5, srv:config({ execution_steps = 5 }).execution_steps)
       assert.equal(400, (srv:control("POST", "/_standin/config", '{"nope":true}')))
       assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":-1}')))
       assert.equal(400, (srv:control("POST", "/_standin/seed_many", '{"count":1,"x":1}')))
       srv:reset()
       assert.is_false(srv:config({}).null_empty_lists)
+      assert.equal(3, srv:config({}).execution_steps)
     end)
 
     it("state answers 404 for an unknown sync", function()

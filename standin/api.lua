@@ -264,6 +264,19 @@ local function check(desc, v, path, version)
   return nil
 end
 
+-- The bodies of activate and start (StartBulkSyncRequest; 2024-02-08 has the
+-- `resync` boolean where 2025-09-18 has `resync_mode`).
+M.ACTIVATE_BODY = object({ active = BOOL }, { "active" })
+local START_COMMON = {
+  fetch_mode = enum { "none", "incremental", "full" },
+  schemas = nullable(array(STRING)),
+  test = BOOL,
+}
+M.START_BODY = {
+  [V2025] = object(merge(START_COMMON, { resync_mode = enum { "refetch", "resync", "rebuild" } })),
+  [V2024] = object(merge(START_COMMON, { resync = BOOL })),
+}
+
 ---------------------------------------------------------------- schedules
 
 local SCHEDULE_KEYS = { "frequency", "day_of_month", "day_of_week", "hour", "minute", "month" }
@@ -452,18 +465,36 @@ function M.new(opts)
   return app
 end
 
--- Response-shape switches, set through POST /_standin/config.
-M.config_defaults = { null_empty_lists = false, empty_last_page_token = false }
+-- Switches set through POST /_standin/config: response shapes, and how
+-- executions run (execution_steps polls to the end, executions_fail).
+M.config_defaults = { null_empty_lists = false, empty_last_page_token = false,
+  execution_steps = 3, executions_fail = false }
+
+-- nil when `value` may be set for config key `key`, else why not.
+function M.check_config(key, value)
+  local default = M.config_defaults[key]
+  if default == nil then return "unknown config key '" .. key .. "'" end
+  if key == "execution_steps" then
+    if math.type(value) ~= "integer" or value < 1 or value > 1000 then
+      return "execution_steps must be an integer from 1 to 1000"
+    end
+  elseif type(value) ~= "boolean" then
+    return key .. " must be true or false"
+  end
+  return nil
+end
 
 function App:reset()
   self.data = seed.build(self.org_id)
+  self.data.executions = {}
+  self.seq, self.done_seq = 0, 0
   self.config = json.copy(M.config_defaults)
 end
 
 -- Adds `count` synthetic syncs (seed.synthetic); with `replace` the syncs
 -- held so far are dropped first, so {count = 0, replace = true} leaves none.
 function App:seed_many(count, replace)
-  if replace then self.data = { order = {}, syncs = {}, schemas = {} } end
+  if replace then self.data = { order = {}, syncs = {}, schemas = {}, executions = {} } end
   local first = 1
   while self.data.syncs[seed.synthetic_id(first)] do first = first + 1 end
   for i = first, first + count - 1 do
@@ -478,7 +509,9 @@ end
 function App:state(id)
   local sync = self.data.syncs[id]
   if not sync then return nil end
-  return { sync = json.copy(sync), schemas = json.copy(self.data.schemas[id]) }
+  local executions = A {}
+  for i, e in ipairs(self.data.executions[id] or {}) do executions[i] = json.copy(e) end
+  return { sync = json.copy(sync), schemas = json.copy(self.data.schemas[id]), executions = executions }
 end
 
 -- The actor recorded in updated_by for each kind of credential.
@@ -496,10 +529,13 @@ local function unauthorized(version, msg)
   return api_error(401, "unauthorized", msg)
 end
 
+-- The endpoints that declare 403.
+M.forbidden_endpoints = { put = true, delete = true, activate = true, cancel = true, cancel_execution = true }
+
 -- Returns the credential kind, or status and error body. Only an endpoint
--- that declares 403 (PUT sync) answers it, for a Basic credential whose key
--- is right but whose organization is not this one; everything else that
--- fails is 401, which every endpoint may answer.
+-- that declares 403 (M.forbidden_endpoints) answers it, for a Basic
+-- credential whose key is right but whose organization is not this one;
+-- everything else that fails is 401, which every endpoint may answer.
 function App:authenticate(headers, version, endpoint)
   local auth = headers["authorization"]
   local scheme, cred
@@ -511,7 +547,7 @@ function App:authenticate(headers, version, endpoint)
     local plain = mime.unb64(cred) or ""
     if plain == self.org_id .. ":" .. self.api_key then return "basic" end
     local key = plain:match("^[^:]*:(.*)$")
-    if key == self.api_key and endpoint == "put" then
+    if key == self.api_key and M.forbidden_endpoints[endpoint] then
       return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
     end
   elseif scheme ~= "bearer" then
@@ -534,12 +570,16 @@ local function parse_query(q)
   return t
 end
 
--- A request the endpoint cannot serve (bad query parameter, unsupported
--- version) gets the endpoint's own answer for it: 400 where the endpoint
--- declares 400 (PUT sync), else the harshest status it does declare: 500 for
--- the list (200 and 500 only), 404 for the GETs of one sync or schema and
--- the schemas listing (200 and 404 only).
-M.bad_request_status = { list = 500, get = 404, put = 400, schemas = 404, schema = 404 }
+-- A request the endpoint cannot serve (bad query parameter or body,
+-- unsupported version) gets the endpoint's own answer for it: 400 where the
+-- endpoint declares 400 (PUT sync, start), else 500 where it declares 500
+-- (the list, delete, activate, cancel, the sync's status, cancel execution),
+-- else 404 (the GETs of one sync or schema, the schemas listing, the
+-- executions list, one execution, the status listing): the harshest reading,
+-- since no other declared status says "your request is wrong".
+M.bad_request_status = { list = 500, get = 404, put = 400, schemas = 404, schema = 404,
+  delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
+  cancel_execution = 500, status = 500, list_status = 404 }
 
 local function bad_request(endpoint, key, message, metadata)
   return api_error(M.bad_request_status[endpoint], key, message, metadata)
@@ -741,21 +781,33 @@ end
 -- name and its path parameters, or nil and 404/405 for what is not one.
 function M.match(method, path)
   path = path:gsub("(.)/$", "%1")
-  local function only(m, name, id, schema_id)
+  local function only(m, name, id, sub)
     if method ~= m then return nil, 405 end
-    return name, id, schema_id
+    return name, id, sub
   end
   if path == "/api/bulk/syncs" then return only("GET", "list") end
+  if path == "/api/bulk/syncs/status" then return only("GET", "list_status") end
   local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
   if not id then return nil, 404 end
   id = decode_path(id)
   if rest == "" then
     if method == "GET" then return "get", id end
+    if method == "DELETE" then return "delete", id end
     return only("PUT", "put", id)
   end
   if rest == "/schemas" then return only("GET", "schemas", id) end
+  if rest == "/activate" then return only("POST", "activate", id) end
+  if rest == "/cancel" then return only("POST", "cancel", id) end
+  if rest == "/status" then return only("GET", "status", id) end
+  if rest == "/executions" then
+    if method == "GET" then return "executions", id end
+    return only("POST", "start", id)
+  end
   local schema_id = rest:match("^/schemas/([^/]+)$")
   if schema_id then return only("GET", "schema", id, decode_path(schema_id)) end
+  local exec_id, tail = rest:match("^/executions/([^/]+)(.*)$")
+  if exec_id and tail == "" then return only("GET", "execution", id, decode_path(exec_id)) end
+  if exec_id and tail == "/cancel" then return only("POST", "cancel_execution", id, decode_path(exec_id)) end
   return nil, 404
 end
 
@@ -764,6 +816,15 @@ function App:serve(endpoint, id, schema_id, req, version, actor)
   local query = parse_query(req.query)
   if endpoint == "list" then return self:list(query, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
+  if endpoint == "delete" then return self:delete(id, query) end
+  if endpoint == "activate" then return self:activate(id, req.body, version, actor) end
+  if endpoint == "cancel" then return self:cancel_sync(id) end
+  if endpoint == "start" then return self:start(id, req.body, version) end
+  if endpoint == "executions" then return self:list_executions(id, query) end
+  if endpoint == "execution" then return self:get_execution(id, schema_id) end
+  if endpoint == "cancel_execution" then return self:cancel_one(id, schema_id) end
+  if endpoint == "status" then return self:status(id, version) end
+  if endpoint == "list_status" then return self:list_status(query, req.query) end
   if endpoint == "get" then
     local s, e = bool_param("get", query, "refresh_schemas")
     if s then return s, e end
@@ -814,5 +875,11 @@ function App:handle(req)
   status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind))
   return status, err, version
 end
+
+require "standin.lifecycle"(M, App, {
+  api_error = api_error, not_found = not_found, bad_request = bad_request, bool_param = bool_param,
+  now_rfc3339 = now_rfc3339, new_uuid = new_uuid, is_uuid = is_uuid, pick = pick, check = check,
+  decode_path = decode_path,
+})
 
 return M

@@ -351,10 +351,9 @@ local function control(req)
       for k, x in pairs(v) do
         if k == "delay" then
           if type(x) ~= "number" or x < 0 then return control_error(400, "delay must be a number >= 0") end
-        elseif app.config[k] ~= nil then
-          if type(x) ~= "boolean" then return control_error(400, k .. " must be true or false") end
         else
-          return control_error(400, "unknown config key '" .. k .. "'")
+          local why = api.check_config(k, x)
+          if why then return control_error(400, why) end
         end
       end
       for k, x in pairs(v) do
@@ -416,6 +415,8 @@ local function api_response(req)
     return 500, json_headers { { "X-Polytomic-Version", api.default_version } },
       json.encode { key = "internal_error", message = "stand-in internal error", metadata = {}, status = 500 }
   end
+  -- A nil body is an answer without content (DELETE's 200).
+  if body == nil then return status, { { "X-Polytomic-Version", version } }, "" end
   return status, json_headers { { "X-Polytomic-Version", version } }, json.encode(body)
 end
 

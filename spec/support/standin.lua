@@ -14,10 +14,13 @@ spec/support/standin.lua: start and drive the stand-in Polytomic server
     srv:config { delay = 0.5 }    -- delay every API response (other connections go on)
     srv:config { null_empty_lists = true }      -- an empty listing answers {"data": null}
     srv:config { empty_last_page_token = true } -- last list page: pagination.next_page_token ""
+    srv:config { execution_steps = 1 }          -- polls an execution takes to end (default 3)
+    srv:config { executions_fail = true }       -- executions end "failed", not "completed"
     srv:config {}                 -- returns the current config without changing it
     srv:seed_many(n[, replace])   -- add n synthetic syncs (standin.seed.synthetic); with
                                   --   replace, drop the others first; returns the sync count
-    srv:state(id)                 -- {sync = internal record, schemas = {...}} or nil
+    srv:state(id)                 -- {sync = internal record, schemas = {...},
+                                  --   executions = {...}} or nil
     srv:log()                     -- the server's output, for a failing spec
     srv:stop()                    -- idempotent; call it from `teardown`
 
