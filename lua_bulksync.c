@@ -28,9 +28,10 @@
 #include "http.h"
 
 /* ===================== encode / validate =====================
- * core.encode(body, version, strict, limits) -> json | nil, problems, count
- * core.validate(body, version, strict, limits) -> true | nil, problems, count
+ * core.encode(body, version, strict, limits, kind) -> json | nil, problems, count
+ * core.validate(body, version, strict, limits, kind) -> true | nil, problems, count
  * limits: nil or { max_values = n, max_bytes = n } (see core.LIMITS)
+ * kind: nil or one of core.BODY_KINDS ("sync", the default, "activate", "start")
  * Each encoding function has its own scratch buffer (upvalue 1), reused
  * between calls, so encoding a body allocates nothing once the buffer has
  * grown. */
@@ -44,20 +45,46 @@ static const bs_version *check_version(lua_State *L, int idx)
     return v;
 }
 
-/* The body at b, version at b+1, strict at b+2, limits at b+3, walked
- * into out (NULL: validate only). Pushes nil, problems, count and returns
- * 3 on a problem; returns 0 when the body is valid. */
-static int walk_into(lua_State *L, int b, bs_buf *out)
+static bs_body_kind check_kind(lua_State *L, int idx)
+{
+    int kind;
+    if (lua_isnoneornil(L, idx))
+        return BS_BODY_SYNC;
+    kind = bs_schema_kind(luaL_checkstring(L, idx));
+    if (kind < 0)
+        luaL_argerror(L, idx, "unknown body kind (see core.BODY_KINDS)");
+    return (bs_body_kind)kind;
+}
+
+/* The arguments after the body at b: version at b+1, strict at b+2,
+ * limits at b+3, kind at b+4. Checked before anything is begun, so a bad
+ * one raises with nothing to undo. */
+typedef struct walk_args {
+    const bs_version *v;
+    bs_body_kind      kind;
+} walk_args;
+
+static walk_args check_walk_args(lua_State *L, int b)
+{
+    walk_args a;
+    a.v = check_version(L, b + 1);
+    a.kind = check_kind(L, b + 4);
+    lua_settop(L, b + 3);
+    return a;
+}
+
+/* The body at b walked into out (NULL: validate only), the limits at b+3
+ * and strict at b+2 read by the walk. Pushes nil, problems, count and
+ * returns 3 on a problem; returns 0 when the body is valid. */
+static int walk_into(lua_State *L, int b, walk_args a, bs_buf *out)
 {
     bs_walk w;
-    const bs_version *v = check_version(L, b + 1);
 
-    lua_settop(L, b + 3);
     bs_walk_init(&w, L, out);
     bs_walk_limits(&w, b + 3);
     w.strict = lua_toboolean(L, b + 2);
 
-    bs_schema_encode(&w, b, v);
+    bs_schema_encode(&w, b, a.v, a.kind);
 
     if (w.nproblems > 0) {
         if (out)
@@ -73,7 +100,7 @@ static int walk_into(lua_State *L, int b, bs_buf *out)
 static int core_encode(lua_State *L)
 {
     bs_buf *out = (bs_buf *)lua_touserdata(L, lua_upvalueindex(1));
-    if (walk_into(L, 1, out))
+    if (walk_into(L, 1, check_walk_args(L, 1), out))
         return 3;
     lua_pushlstring(L, out->data, out->len);
     return 1;
@@ -81,20 +108,21 @@ static int core_encode(lua_State *L)
 
 static int core_validate(lua_State *L)
 {
-    if (walk_into(L, 1, NULL))
+    if (walk_into(L, 1, check_walk_args(L, 1), NULL))
         return 3;
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* core.encode_into(handle, body, version, strict, limits) -> token | nil,
- * problems, count: the JSON is written into the handle itself, and
+/* core.encode_into(handle, body, version, strict, limits, kind) -> token |
+ * nil, problems, count: the JSON is written into the handle itself, and
  * handle:perform(method, url, token) sends it; no Lua string is made. */
 static int core_encode_into(lua_State *L)
 {
     lua_Integer token;
+    walk_args a = check_walk_args(L, 2);   /* before the handle is marked busy */
     bs_buf *out = bs_http_body_begin(L, 1, &token);
-    int n = walk_into(L, 2, out);
+    int n = walk_into(L, 2, a, out);
     bs_http_body_end(L, 1, n == 0);
     if (n)
         return 3;
@@ -152,10 +180,12 @@ static int core_array(lua_State *L)
     return 1;
 }
 
-/* core.schema(version) -> the field table of that version, as Lua data. */
+/* core.schema(version, kind) -> the field table of that version's body of
+ * that kind (default "sync"), as Lua data. */
 static int core_schema(lua_State *L)
 {
-    bs_schema_push(L, check_version(L, 1));
+    const bs_version *v = check_version(L, 1);
+    bs_schema_push(L, v, check_kind(L, 2));
     return 1;
 }
 
@@ -259,6 +289,13 @@ BS_EXPORT int luaopen_bulksync_core(lua_State *L)
     lua_setfield(L, -2, "API_VERSIONS");
     lua_pushstring(L, bs_schema_versions()[0]);   /* the newest */
     lua_setfield(L, -2, "DEFAULT_VERSION");
+
+    lua_newtable(L);
+    for (names = bs_schema_kinds(), i = 1; *names; names++, i++) {
+        lua_pushstring(L, *names);
+        lua_rawseti(L, -2, i);
+    }
+    lua_setfield(L, -2, "BODY_KINDS");
 
     lua_createtable(L, BS_P_COUNT, 0);
     for (i = 0; i < BS_P_COUNT; i++) {

@@ -1,6 +1,7 @@
 /*
- * schema.c: the bulk-sync request body of each API version, described once
- * as data, and the walker that validates and encodes a body in one pass.
+ * schema.c: the request bodies of each API version (the sync update,
+ * activate, start), described once as data, and the walker that validates
+ * and encodes a body in one pass.
  *
  * Validation, encoding and core.schema() all read the descriptor tables
  * below; adding or changing a field is an edit to the data, never to code.
@@ -59,47 +60,60 @@ typedef struct field {
     const char         *note;     /* the reset, in words for people */
     const char         *desc;
     const char         *response_name;   /* spelt so in the schema endpoints' answers */
+    /* A field of the same object that may not be sent with this one when
+     * both are engaged (present, neither false nor null). Declared on one
+     * of the two; the later of them in the object's order gets the problem. */
+    const struct field *exclusive;
 } field;
+
+/* A body that replaces the whole resource: strict refuses its omitted
+ * optional fields, which the replacement would reset. */
+#define O_REPLACE   1u
 
 struct object {
     const char         *title;
     const field *const *fields;
     int                 nfields;
     int                 id;       /* slot of its name index (see INDEX) */
+    unsigned            flags;    /* O_REPLACE */
 };
 
 struct bs_version {
     const char   *name;
-    const object *body;
+    const object *body[BS_BODY_COUNT];   /* by bs_body_kind */
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Every object: its variable, title and field list. The ids, the index
- * slots and all_objects[] follow from this one list. */
+/* Every object: its variable, title, field list and flags. The ids, the
+ * index slots and all_objects[] follow from this one list. */
 #define OBJECTS(X) \
-    X(o_body_2025,           "UpdateBulkSyncRequest",             body_2025_fields)           \
-    X(o_body_2024,           "UpdateBulkSyncRequest",             body_2024_fields)           \
-    X(o_default_schedule,    "BulkSyncDefaultScheduleRequest",    default_schedule_fields)    \
-    X(o_additional_schedule, "BulkSyncAdditionalScheduleRequest", additional_schedule_fields) \
-    X(o_bulk_schedule,       "BulkSchedule",                      bulk_schedule_fields)       \
-    X(o_multi,               "BulkMultiScheduleConfiguration",    multi_fields)               \
-    X(o_itemized,            "BulkItemizedSchedule",              itemized_fields)            \
-    X(o_schema,              "SchemaConfiguration",               schema_fields)              \
-    X(o_field_config,        "FieldConfiguration",                field_config_fields)        \
-    X(o_filter,              "BulkFilter",                        filter_fields)
+    X(o_body_2025,           "UpdateBulkSyncRequest",             body_2025_fields,           O_REPLACE) \
+    X(o_body_2024,           "UpdateBulkSyncRequest",             body_2024_fields,           O_REPLACE) \
+    X(o_default_schedule,    "BulkSyncDefaultScheduleRequest",    default_schedule_fields,    0) \
+    X(o_additional_schedule, "BulkSyncAdditionalScheduleRequest", additional_schedule_fields, 0) \
+    X(o_bulk_schedule,       "BulkSchedule",                      bulk_schedule_fields,       0) \
+    X(o_multi,               "BulkMultiScheduleConfiguration",    multi_fields,               0) \
+    X(o_itemized,            "BulkItemizedSchedule",              itemized_fields,            0) \
+    X(o_schema,              "SchemaConfiguration",               schema_fields,              0) \
+    X(o_field_config,        "FieldConfiguration",                field_config_fields,        0) \
+    X(o_filter,              "BulkFilter",                        filter_fields,              0) \
+    X(o_activate,            "ActivateSyncInput",                 activate_fields,            0) \
+    X(o_start_2025,          "StartBulkSyncRequest",              start_2025_fields,          0) \
+    X(o_start_2024,          "StartBulkSyncRequest",              start_2024_fields,          0)
 
-/* The API versions, newest first: the first is the default. */
+/* The API versions, newest first: the first is the default. Each names
+ * its body of every kind (bs_body_kind, schema.h): sync, activate, start. */
 #define API_VERSIONS(X) \
-    X("2025-09-18", o_body_2025) \
-    X("2024-02-08", o_body_2024)
+    X("2025-09-18", o_body_2025, o_activate, o_start_2025) \
+    X("2024-02-08", o_body_2024, o_activate, o_start_2024)
 
-#define OBJ_ID_(var, title, fields) ID_##var,
+#define OBJ_ID_(var, title, fields, flags) ID_##var,
 enum { ID_NONE, OBJECTS(OBJ_ID_) OBJECT_COUNT };
 #undef OBJ_ID_
 
 /* Declared before their definitions: BulkSchedule refers to itself. */
-#define OBJ_DECL_(var, title, fields) static const object var;
+#define OBJ_DECL_(var, title, fields, flags) static const object var;
 OBJECTS(OBJ_DECL_)
 #undef OBJ_DECL_
 
@@ -316,23 +330,68 @@ static const char *const read_only_fields[] = {
     "id", "created_at", "created_by", "updated_at", "updated_by", NULL
 };
 
+/* ---------- activate: POST /api/bulk/syncs/{id}/activate ---------- */
+static const field f_activate_active = {
+    .name = "active", .type = T_BOOLEAN, .flags = F_REQUIRED,
+    .desc = "false also requests cancellation of a running execution" };
+
+static const field *const activate_fields[] = { &f_activate_active };
+
+/* ---------- start: POST /api/bulk/syncs/{id}/executions ---------- */
+static const char *const e_fetch_mode[] = { "none", "incremental", "full", NULL };
+static const char *const e_resync_mode[] = { "refetch", "resync", "rebuild", NULL };
+
+static const field f_fetch_mode = {
+    .name = "fetch_mode", .type = T_ENUM, .enums = e_fetch_mode,
+    .desc = "how data is fetched; incremental and full apply to Salesforce sources" };
+static const field f_test = {
+    .name = "test", .type = T_BOOLEAN,
+    .desc = "true: a test execution that validates without writing to the destination" };
+static const field f_start_resync_mode = {
+    .name = "resync_mode", .type = T_ENUM, .enums = e_resync_mode, .exclusive = &f_test,
+    .desc = "a destructive or full-refresh rerun" };
+static const field f_start_resync = {
+    .name = "resync", .type = T_BOOLEAN, .exclusive = &f_test,
+    .desc = "true: resync every schema (the older spelling of resync_mode)" };
+static const field f_start_schemas = {
+    .name = "schemas", .type = T_LIST, .flags = F_NULLABLE, .items = &i_string,
+    .desc = "schema ids this execution runs; empty or null means every enabled schema" };
+
+static const field *const start_2025_fields[] = {
+    &f_fetch_mode, &f_start_resync_mode, &f_start_schemas, &f_test
+};
+static const field *const start_2024_fields[] = {
+    &f_fetch_mode, &f_start_resync, &f_start_schemas, &f_test
+};
+
 /* ---------- objects ---------- */
-#define OBJ_DEF_(var, t, f) \
-    static const object var = { .title = t, .fields = f, .nfields = COUNT(f), .id = ID_##var };
+#define OBJ_DEF_(var, t, f, fl) \
+    static const object var = { .title = t, .fields = f, .nfields = COUNT(f), .id = ID_##var, .flags = fl };
 OBJECTS(OBJ_DEF_)
 #undef OBJ_DEF_
 
 /* Every object, at the position of its id. */
-#define OBJ_REF_(var, title, fields) &var,
+#define OBJ_REF_(var, title, fields, flags) &var,
 static const object *const all_objects[OBJECT_COUNT] = { NULL, OBJECTS(OBJ_REF_) };
 #undef OBJ_REF_
 
-#define VERSION_DEF_(name, body) { name, &body },
-#define VERSION_NAME_(name, body) name,
+#define VERSION_DEF_(name, sync, activate, start) \
+    { name, { [BS_BODY_SYNC] = &sync, [BS_BODY_ACTIVATE] = &activate, [BS_BODY_START] = &start } },
+#define VERSION_NAME_(name, sync, activate, start) name,
 static const bs_version versions[] = { API_VERSIONS(VERSION_DEF_) };
 static const char *const version_names[] = { API_VERSIONS(VERSION_NAME_) NULL };
 #undef VERSION_DEF_
 #undef VERSION_NAME_
+
+#define KIND_NAME_(id, name) name,
+static const char *const kind_names[] = { BS_BODY_KINDS(KIND_NAME_) NULL };
+#undef KIND_NAME_
+
+/* What a GET returns that a body of each kind never carries (core.schema's
+ * read_only); NULL: nothing. */
+static const char *const *const kind_read_only[BS_BODY_COUNT] = {
+    [BS_BODY_SYNC] = read_only_fields
+};
 
 const bs_version *bs_schema_find(const char *name)
 {
@@ -348,6 +407,20 @@ const char *const *bs_schema_versions(void)
     return version_names;
 }
 
+const char *const *bs_schema_kinds(void)
+{
+    return kind_names;
+}
+
+int bs_schema_kind(const char *name)
+{
+    int i;
+    for (i = 0; i < BS_BODY_COUNT; i++)
+        if (strcmp(kind_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
 /* ===================== INDEX =====================
  * Finding a key's field must cost less than encoding it: a small open-
  * addressing hash per object, keyed on the length and three bytes of the
@@ -360,6 +433,7 @@ const char *const *bs_schema_versions(void)
 
 typedef struct lookup {
     unsigned long all;                /* every field seen: nothing can be missing */
+    unsigned long exclusive;          /* fields with an exclusive partner */
     unsigned char slot[SLOTS];        /* by name hash: 1-based field position; 0 = empty */
     unsigned char len[MAX_FIELDS];    /* name lengths */
     unsigned char pslot[SLOTS];       /* the same, by address of the interned name */
@@ -388,6 +462,16 @@ static unsigned ptr_hash(const void *p)
 {
     size_t a = (size_t)p;
     return (unsigned)(a >> 4 ^ a >> 10) & (SLOTS - 1);
+}
+
+/* 1-based position of the field f in o, 0 if o does not have it. */
+static int field_position(const object *o, const field *f)
+{
+    int j;
+    for (j = 0; j < o->nfields; j++)
+        if (o->fields[j] == f)
+            return j + 1;
+    return 0;
 }
 
 static const index_ud *get_index(lua_State *L)
@@ -443,6 +527,12 @@ static const index_ud *get_index(lua_State *L)
                 lk->islot[h] = (unsigned char)(j + 1);
             }
             lk->all |= 1UL << j;
+            if (o->fields[j]->exclusive) {
+                if (!field_position(o, o->fields[j]->exclusive))
+                    luaL_error(L, "bulksync: %s.%s is exclusive with a field it does not have",
+                               o->title, name);
+                lk->exclusive |= 1UL << j;
+            }
             lua_pop(L, 1);
         }
     }
@@ -694,6 +784,7 @@ static const field *field_named(const object *o, const char *key, size_t len)
 typedef struct sctx {
     const index_ud   *index;
     const bs_version *v;
+    bs_body_kind      kind;
 } sctx;
 
 static void walk_value(bs_walk *w, const sctx *s, const field *f, int i);
@@ -813,7 +904,7 @@ BS_NOINLINE static void unknown_field(bs_walk *w, const sctx *s, const object *o
     if (root) {
         /* Names the other versions have, from their own tables. */
         for (i = 0; i < COUNT(versions); i++)
-            if (&versions[i] != s->v && field_named(versions[i].body, key, len)) {
+            if (&versions[i] != s->v && field_named(versions[i].body[s->kind], key, len)) {
                 char path[BS_PATH_MAX];
                 bs_path_spell(w, path);
                 bs_report(w, BS_P_UNKNOWN, "`%s` belongs to API version %s, not %s",
@@ -827,7 +918,7 @@ BS_NOINLINE static void unknown_field(bs_walk *w, const sctx *s, const object *o
     }
     if (root) {
         for (i = 0; i < COUNT(versions); i++)
-            if (&versions[i] != s->v && (f = closest(versions[i].body, key, len)) != NULL) {
+            if (&versions[i] != s->v && (f = closest(versions[i].body[s->kind], key, len)) != NULL) {
                 bs_report(w, BS_P_UNKNOWN,
                           "unknown field; did you mean `%s`? It belongs to API version %s, not %s",
                           f->name, versions[i].name, s->v->name);
@@ -869,7 +960,7 @@ static void check_missing(bs_walk *w, const object *o, unsigned long seen, int r
             bs_push_key(w, f->name, strlen(f->name));
             bs_report(w, BS_P_REQUIRED, "is required");
             bs_pop(w);
-        } else if (root && w->strict && !(f->flags & F_KEPT)) {
+        } else if (root && w->strict && (o->flags & O_REPLACE) && !(f->flags & F_KEPT)) {
             bs_push_key(w, f->name, strlen(f->name));
             bs_report(w, BS_P_STRICT,
                       "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
@@ -880,6 +971,45 @@ static void check_missing(bs_walk *w, const object *o, unsigned long seen, int r
             bs_report(w, BS_P_STRICT, "omitted: the server would leave %s; send it (strict)", f->note);
             bs_pop(w);
         }
+    }
+}
+
+/* A value that puts its field to use: sent, and neither false nor null. */
+static int engaged(lua_State *L, int i)
+{
+    switch (lua_type(L, i)) {
+    case LUA_TNIL:
+        return 0;
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, i);
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, i) != NULL;
+    default:
+        return 1;
+    }
+}
+
+/* Pairs of fields that may not be sent together (field.exclusive), both
+ * engaged: one problem at the later of the two, naming the earlier. */
+BS_NOINLINE static void check_exclusive(bs_walk *w, const object *o, unsigned long seen, const int *slot)
+{
+    int j, k;
+    for (j = 0; j < o->nfields; j++) {
+        const field *f = o->fields[j], *g = f->exclusive;
+        const field *first, *second;
+        if (!g || !(seen & (1UL << j)))
+            continue;
+        k = field_position(o, g) - 1;
+        if (k < 0 || !(seen & (1UL << k)) || (g->exclusive == f && k < j))
+            continue;   /* absent, or the pair is declared both ways and seen from k */
+        if (!engaged(w->L, slot[j]) || !engaged(w->L, slot[k]))
+            continue;
+        first = j < k ? f : g;
+        second = j < k ? g : f;
+        bs_push_key(w, second->name, strlen(second->name));
+        bs_report(w, BS_P_STRUCTURE, "cannot be sent with `%s`: the two are exclusive; send one of them",
+                  first->name);
+        bs_pop(w);
     }
 }
 
@@ -963,6 +1093,8 @@ static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int r
     }
     if (bs_stopped(w))
         whole = 0;
+    else if (whole && (seen & lk->exclusive))
+        check_exclusive(w, o, seen, slot);
     lua_settop(L, base);
     /* Only an empty table can be an array-marked one here: a marked list
      * with items has number keys. */
@@ -1274,7 +1406,7 @@ static void walk_value(bs_walk *w, const sctx *s, const field *f, int i)
     wrong_type(w, f, i);
 }
 
-void bs_schema_encode(bs_walk *w, int idx, const bs_version *v)
+void bs_schema_encode(bs_walk *w, int idx, const bs_version *v, bs_body_kind kind)
 {
     lua_State *L = w->L;
     int top = lua_gettop(L);
@@ -1294,12 +1426,13 @@ void bs_schema_encode(bs_walk *w, int idx, const bs_version *v)
     }
     s.index = get_index(L);
     s.v = v;
-    walk_object(w, &s, v->body, idx, 1);
+    s.kind = kind;
+    walk_object(w, &s, v->body[kind], idx, 1);
     lua_settop(L, top);
 }
 
 /* ===================== EXPORT =====================
- * core.schema(version): the same descriptors as Lua data, in the format of
+ * core.schema(version, kind): the same descriptors as Lua data, in the format of
  * the schema export contract. An object's fields/by_name tables are made
  * once per call and shared by every field of that type, so the recursive
  * BulkSchedule refers back to itself instead of recursing forever. */
@@ -1396,31 +1529,41 @@ static void push_field(lua_State *L, const field *f, int memo)
         lua_pushstring(L, f->response_name);
         lua_setfield(L, -2, "response_name");
     }
+    if (f->exclusive) {
+        lua_pushstring(L, f->exclusive->name);
+        lua_setfield(L, -2, "exclusive");
+    }
 }
 
-void bs_schema_push(lua_State *L, const bs_version *v)
+void bs_schema_push(lua_State *L, const bs_version *v, bs_body_kind kind)
 {
+    const object *body = v->body[kind];
+    const char *const *read_only = kind_read_only[kind];
     int top, memo, i, j;
 
     luaL_checkstack(L, 16, "schema export");
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
     top = lua_gettop(L);
     lua_newtable(L);
     memo = top + 1;
     lua_pushstring(L, v->name);
     lua_setfield(L, top, "version");
-    push_object(L, v->body, memo);
+    lua_pushstring(L, kind_names[kind]);
+    lua_setfield(L, top, "kind");
+    lua_pushstring(L, body->title);
+    lua_setfield(L, top, "title");
+    push_object(L, body, memo);
     lua_setfield(L, top, "by_name");
     lua_setfield(L, top, "fields");
 
     lua_newtable(L);
     for (i = 0; i < COUNT(versions); i++) {
-        const object *o = versions[i].body;
+        const object *o = versions[i].body[kind];
         if (&versions[i] == v)
             continue;
         for (j = 0; j < o->nfields; j++) {
             const char *name = o->fields[j]->name;
-            if (!field_named(v->body, name, strlen(name))) {
+            if (!field_named(body, name, strlen(name))) {
                 lua_pushstring(L, versions[i].name);
                 lua_setfield(L, -2, name);
             }
@@ -1429,8 +1572,8 @@ void bs_schema_push(lua_State *L, const bs_version *v)
     lua_setfield(L, top, "other_version");
 
     lua_newtable(L);
-    for (i = 0; read_only_fields[i]; i++) {
-        lua_pushstring(L, read_only_fields[i]);
+    for (i = 0; read_only && read_only[i]; i++) {
+        lua_pushstring(L, read_only[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, top, "read_only");
