@@ -330,7 +330,7 @@ function Client:wait(id, exec_id, opts)
     if asked and asked > pause then pause = asked end
     local elapsed = math.max(waited, os.time() - started)
     if elapsed + pause > timeout then
-      E.raise("WaitTimeoutError", { execution = execution, message = format(
+      E.raise("WaitTimeoutError", { execution = E.redacted_copy(execution, state.secrets), message = format(
         "execution still %s after %g s (timeout %g s)", tostring(execution.status), elapsed, timeout) })
     end
     state.transport.sleep(pause)

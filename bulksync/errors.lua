@@ -107,11 +107,24 @@ local function redact_value(v, secrets)
   return v
 end
 
+-- A redacted deep copy of a decoded value, for an error to carry data
+-- that the caller also holds (a copy: their data stays as it came).
+local function copy(v, depth)
+  if type(v) ~= "table" or depth > 200 then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x, depth + 1) end
+  return setmetatable(out, getmetatable(v))
+end
+
+function E.redacted_copy(v, secrets)
+  return redact_value(copy(v, 0), secrets)
+end
+
 local function redacted_headers(headers, secrets)
   if type(headers) ~= "table" then return headers end
-  local copy = {}
-  for k, x in pairs(headers) do copy[k] = x end
-  return redact_value(copy, secrets)
+  local fresh = {}
+  for k, x in pairs(headers) do fresh[k] = x end
+  return redact_value(fresh, secrets)
 end
 
 ------------------------------------------------------------------------

@@ -478,14 +478,20 @@ function plan.render(p)
                   plural(#shown - p.resets - (p.unknowns or 0), "other change"),
                   (p.unknowns or 0) > 0 and (", " .. p.unknowns .. " not known") or ""),
   }
+  local by_name = schema_of(p.version).by_name or {}
   for _, e in ipairs(shown) do
     local to = e.to
+    -- A field that identifies the caller (the organization) is printed
+    -- masked: a plan goes to logs.
+    local f = by_name[e.field]
+    local shown_value = (f and f.secret) and function(v) return is_none(v) and show(v) or "(not shown)" end
+      or show
     -- A reset with no body value (schemas, a missing required field): the
     -- note says what the server does.
-    local to_text = to == nil and "(omitted)" or show(to)
+    local to_text = to == nil and "(omitted)" or shown_value(to)
     local from_text
     if e.from ~= nil then
-      from_text = show(e.from)
+      from_text = shown_value(e.from)
     elseif e.note and e.note:find("unknown", 1, true) then
       from_text = "?"
     else

@@ -68,6 +68,13 @@ local function run()
   end
   print(string.format("   %-30s %s", "schemas before", selection(before_schemas)))
   print(string.format("   %-30s %s", "schemas after", selection(after_schemas)))
+
+  print("\n3. Run it once: client:start(id, { wait = { on_progress = ... } })")
+  print("   starts an execution and polls it until it ends.\n")
+  local execution = client:start(id, { wait = { interval = 0.2, on_progress = function(e)
+    print(string.format("   execution %s: %s", e.id:sub(1, 8), e.status))
+  end } })
+  print(string.format("\n   %s, %s records", execution.status, tostring(execution.record_count)))
 end
 
 local ok, err = pcall(run)

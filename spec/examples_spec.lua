@@ -92,6 +92,9 @@ describe("examples", function()
     assert.is_true(ok, out)
     assert.truthy(out:find("RESET", 1, true), out)
     assert.truthy(out:find("<- changed", 1, true), out)
+    assert.truthy(out:find("completed, %d+ records"), out)
+    -- The organization id identifies the caller: no example prints it.
+    assert.falsy(out:find(seed.org_id, 1, true), out)
   end)
 
   it("never print the key, even when it is rejected", function()

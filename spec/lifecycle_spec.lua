@@ -258,3 +258,64 @@ describe("408", function()
     assert.is_true(err.retryable)
   end)
 end)
+
+describe("against the stand-in", function()
+  local standin = require "spec.support.standin"
+  local seed = require "standin.seed"
+  local srv, client, sleeps
+  setup(function()
+    srv = standin.start()
+    sleeps = {}
+    client = bulksync.new { api_key = seed.api_key, base_url = srv.url,
+      sleep = function(s) sleeps[#sleeps + 1] = s end }
+  end)
+  teardown(function()
+    if client then client:close() end
+    if srv then srv:stop() end
+  end)
+  before_each(function() srv:reset(); sleeps = {} end)
+
+  for _, version in ipairs { "2025-09-18", "2024-02-08" } do
+    it("starts and waits for an execution through its states (" .. version .. ")", function()
+      local c = bulksync.new { api_key = seed.api_key, base_url = srv.url, version = version,
+        sleep = function(s) sleeps[#sleeps + 1] = s end }
+      local seen = {}
+      local e = c:start(seed.ids.orders, { fetch_mode = "full",
+        wait = { interval = 0.5, on_progress = function(x) seen[#seen + 1] = x.status end } })
+      c:close()
+      assert.equal("completed", e.status)
+      assert.truthy(e.record_count and e.record_count > 0)
+      assert.equal("completed", seen[#seen])
+      assert.is_true(#seen >= 2)
+      assert.equal(#seen - 1, #sleeps)
+    end)
+  end
+
+  it("a second start while one runs is a ConflictError; cancel ends it", function()
+    local e = client:start(seed.ids.orders)
+    local ok, err = pcall(client.start, client, seed.ids.orders)
+    assert.is_false(ok)
+    assert.equal("ConflictError", err.kind)
+    client:cancel_execution(seed.ids.orders, e.id)
+    assert.equal("canceled", client:execution(seed.ids.orders, e.id).status)
+    local page = client:executions(seed.ids.orders)
+    assert.equal(e.id, page[1].id)
+  end)
+
+  it("pausing cancels the running execution, and delete removes the sync", function()
+    local e = client:start(seed.ids.orders)
+    assert.is_false(client:pause(seed.ids.orders).active)
+    assert.equal("canceled", client:execution(seed.ids.orders, e.id).status)
+    assert.is_true(client:resume(seed.ids.orders).active)
+    assert.is_true(client:delete(seed.ids.crm))
+    local ok, err = pcall(client.get, client, seed.ids.crm)
+    assert.is_false(ok)
+    assert.equal("NotFoundError", err.kind)
+  end)
+
+  it("a failed execution ends the wait with its status", function()
+    srv:config { executions_fail = true }
+    local e = client:start(seed.ids.orders, { wait = true })
+    assert.equal("failed", e.status)
+  end)
+end)

@@ -213,7 +213,7 @@ describe("secrets", function()
           { 400, "BadRequestError" }, { 401, "UnauthorizedError" }, { 403, "ForbiddenError" },
           { 404, "NotFoundError" }, { 409, "ConflictError" }, { 422, "UnprocessableEntityError" },
           { 429, "RateLimitError" }, { 500, "InternalServerError" }, { 503, "ServerError" },
-          { 418, "HTTPError" },
+          { 418, "HTTPError" }, { 408, "RequestTimeoutError" },
         }
         for _, case in ipairs(cases) do
           local srv = start({}, { default = json_step(case[1],
@@ -223,6 +223,15 @@ describe("secrets", function()
           assert.equal(case[2], err.kind)
           assert_key_only_in_authorization(srv)
         end
+      end)
+
+      it("a wait that runs out of time, its execution echoing the key", function()
+        local exec = "7c1e2d3f-4a5b-4c6d-8e7f-901a2b3c4d5e"
+        local srv = start({}, { default = json_step(200,
+          '{"data":{"id":"' .. exec .. '","status":"running","error":"key ' .. KEY .. '"}}') })
+        local c = client(transport, srv.url)
+        local err = check_error(transport .. " wait", c.wait, c, ID, exec, { interval = 1, timeout = 1 })
+        assert.equal("WaitTimeoutError", err.kind)
       end)
 
       it("responses that do not decode", function()

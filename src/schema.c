@@ -42,6 +42,7 @@ static const char *const type_names[T_COUNT] = { FIELD_TYPES(TYPE_NAME_) };
 #define F_PART      8u   /* a schedule time part: people often give numbers */
 #define F_STRICT   16u   /* nested, but strict refuses it omitted or empty: the
                           * server would enable what it does not list */
+#define F_SECRET   32u   /* identifies the caller: plans print it masked */
 
 /* The seen-set of an object is a bitmask, so an object has at most this many
  * fields (the largest body has 19). */
@@ -288,7 +289,7 @@ static const field f_normalize_names = {
     .name = "normalize_names", .type = T_ENUM, .enums = e_normalize,
     .reset = "\"enabled\"", .note = "names normalized" };
 static const field f_organization_id = {
-    .name = "organization_id", .type = T_UUID, .flags = F_NULLABLE | F_KEPT,
+    .name = "organization_id", .type = T_UUID, .flags = F_NULLABLE | F_KEPT | F_SECRET,
     .note = "the caller's organization", .desc = "partner callers only" };
 static const field f_policies = {
     .name = "policies", .type = T_LIST, .flags = F_NULLABLE, .items = &i_uuid,
@@ -1520,6 +1521,10 @@ static void push_field(lua_State *L, const field *f, int memo)
     if (f->flags & F_KEPT) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "kept");
+    }
+    if (f->flags & F_SECRET) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "secret");
     }
     if (f->desc) {
         lua_pushstring(L, f->desc);
