@@ -39,6 +39,7 @@ build = {
     ["bulksync.curl"] = "bulksync/curl.lua",
     ["bulksync.ngx"] = "bulksync/ngx.lua",
     ["bulksync.rmw"] = "bulksync/rmw.lua",
+    ["bulksync.many"] = "bulksync/many.lua",
     ["bulksync.plan"] = "bulksync/plan.lua",
     ["bulksync.core"] = {
       sources = { "lua_bulksync.c", "src/buffer.c", "src/walk.c", "src/json.c", "src/schema.c",

@@ -10,6 +10,7 @@ one concern each:
   bulksync.curl       the libcurl transport
   bulksync.ngx        the OpenResty transport (cosockets, light threads)
   bulksync.rmw        read-modify-write: patch, plan, update_many's patches
+  bulksync.many       many writes at once (update_many)
   bulksync.plan       to_update, diff and plans, offline
 The request loop and its waits run in Lua on purpose: a transport's socket
 calls may yield (OpenResty cosockets), which a C function calling Lua could
@@ -23,9 +24,8 @@ local EP = require "bulksync.endpoints"
 local X = require "bulksync.rmw"
 
 local type, pairs, ipairs, setmetatable, getmetatable = type, pairs, ipairs, setmetatable, getmetatable
-local error, next, rawget, pcall, tostring = error, next, rawget, pcall, tostring
+local error, rawget, pcall, tostring = error, rawget, pcall, tostring
 local format = string.format
-local floor = math.floor
 
 local ROWS = EP.rows
 
@@ -340,7 +340,6 @@ function Client:wait(id, exec_id, opts)
 end
 
 local DEFAULT_CONCURRENCY = 8
-local MAX_CONCURRENCY     = 1000
 
 --- client:schemas(id, opts): the sync's schemas listing (no fields or
 -- filters), or with `details = true` every schema's own record, fetched in
@@ -393,147 +392,43 @@ function Client:plan(id, body, opts)
     { version = version, schemas = schemas, id = id }))
 end
 
-------------------------------------------------------------------------
--- Many updates at once
-------------------------------------------------------------------------
-
--- Checks one item: the request of its PUT, or what its patch needs.
-local function prepare_item(state, item, version, strict)
-  if type(item) ~= "table" then
-    E.invalid("", "must be a table { id = ..., body = ... } or { id = ..., patch = ... }", "item")
-  end
-  O.check(item, "item", "item")
-  local id, key = O.uuid(item.id), O.idempotency_key(item.idempotency_key)
-  if item.patch ~= nil then
-    if item.body ~= nil then E.invalid("", "give body or patch, not both", "item") end
-    X.check_changes(item.patch, version, state.secrets)
-    return { id = id, key = key, patch = item.patch }
-  end
-  return { id = id, req = (EP.prepare(state, ROWS.update, id, item.body,
-    { version = version, strict = strict, idempotency_key = key })) }
-end
-
-local function check_items(items)
-  if type(items) ~= "table" then
-    E.invalid("items", "must be a list of { id = ..., body = ... }", "request")
-  end
-  -- Keys exactly 1..n. Only 1..#items would be run, and # of a table with
-  -- holes differs between Luas: a map (say, id -> item) came back as an
-  -- empty result list, and items after a nil were dropped on some Luas.
-  local count, highest = 0, 0
-  for k in next, items do
-    if type(k) ~= "number" or k < 1 or k ~= floor(k) then
-      E.invalid("items", "must be a list of { id = ..., body = ... }, got a table with a "
-        .. (type(k) == "number" and "number key that is not a position 1..n" or type(k) .. " key"),
-        "request")
-    end
-    count = count + 1
-    if k > highest then highest = k end
-  end
-  if highest ~= count then
-    E.invalid("items", format("must be a list without holes, got %d items and highest index %d",
-      count, highest), "request")
-  end
-  return count
-end
-
---- client:update_many(items, opts) -> results
--- items: list of { id =, body = } or { id =, patch = changes }, each with an
--- optional idempotency_key. results[i] (input order) is { ok = true, data =,
--- meta = } or { ok = false, err = <typed error> }. An item that fails
--- validation is not sent. Patch items read their sync and schemas listing,
--- then every schema's record, in parallel passes; then every PUT goes out.
--- Concurrency and retries in rounds are bulksync.retry's driver.
-function Client:update_many(items, opts)
+--- client:create(body, opts): POST /api/bulk/syncs with the same checks as
+-- update; with opts.plan, what the server would default, sending nothing.
+function Client:create(body, opts)
   local state = state_of(self)
-  opts = O.check(opts, "update_many")
-  local n = check_items(items)
+  opts = O.check(opts, ROWS.create.option_names)
+  if opts.plan then
+    X.check_table(body, "body", "request", "a table (a sync body)")
+    return X.plan_result("body", pcall(require("bulksync.plan").diff, {}, body,
+      { version = O.version(opts.version or self.version) }))
+  end
+  return EP.call(state, ROWS.create, body, opts)
+end
+
+--- client:patch_schema(id, schema_id, changes, opts): the schema PUT is a
+-- full replacement too, so: GET the schema, apply the changes, PUT it all
+-- back, checked with strict (a record that lacks something the PUT would
+-- reset, its fields above all, is refused rather than sent).
+function Client:patch_schema(id, schema_id, changes, opts)
+  local state = state_of(self)
+  opts = O.check(opts, "patch_schema")
   local version = O.version(opts.version or self.version)
-  local concurrency = opts.concurrency
-  if concurrency == nil then
-    concurrency = DEFAULT_CONCURRENCY
-  elseif type(concurrency) ~= "number" or concurrency ~= floor(concurrency) or concurrency < 1
-      or concurrency > MAX_CONCURRENCY then
-    E.invalid("concurrency", "must be a whole number from 1 to " .. MAX_CONCURRENCY, "options")
-  end
-  local on_progress = opts.on_progress
-  if on_progress ~= nil and type(on_progress) ~= "function" then
-    E.invalid("on_progress", "must be a function(done, total, item, result)", "options")
-  end
-  local max = O.retries(opts.retries, state.policy.retries) + 1
-  local mode = X.schemas_mode(opts.schemas)
+  X.check_changes(changes, version, state.secrets, "schema")
+  local record = self:schema(id, schema_id, { retries = opts.retries })
+  local P = require "bulksync.plan"
+  local body = X.plan_result("schema", pcall(P.project_kind, record, version, "schema"))
+  body = X.plan_result("changes", pcall(P.apply, body, changes, version, "schema"))
+  return self:update_schema(id, schema_id, body, { version = version, strict = true,
+    retries = opts.retries, idempotency_key = opts.idempotency_key })
+end
 
-  local results, finished = {}, 0
-  local function finish(i, result)
-    results[i] = result
-    finished = finished + 1
-    if on_progress then on_progress(finished, n, items[i], result) end
-  end
+------------------------------------------------------------------------
+-- Many writes at once
+------------------------------------------------------------------------
 
-  local prepared, gets = {}, {}
-  for i = 1, n do
-    local p, err = X.protect(prepare_item, state, items[i], version, opts.strict)
-    if err then
-      finish(i, { ok = false, err = err })
-    else
-      prepared[i] = p
-      if p.patch then
-        gets[#gets + 1] = { item = i, row = ROWS.get, max = max, req = (EP.prepare(state, ROWS.get, p.id)) }
-        if mode == "keep" and p.patch.schemas == nil then
-          gets[#gets + 1] = { item = i, row = ROWS.schemas, max = max,
-            req = (EP.prepare(state, ROWS.schemas, p.id)) }
-        end
-      end
-    end
-  end
-
-  local function data_of(row, resp) return (EP.decode(row, resp, state.secrets)) end
-  R.run(state, gets, concurrency, function(job, resp, _, err)
-    local p = prepared[job.item]
-    if resp and not p.err then
-      p[job.row == ROWS.get and "sync" or "schemas"], err = X.protect(data_of, job.row, resp)
-    end
-    p.err = p.err or err
-  end)
-
-  -- Then every listed schema's record, for all patch items at once.
-  local groups = {}
-  for i = 1, n do
-    local p = prepared[i]
-    if p and p.schemas and not p.err then
-      p.group = { id = p.id, listing = p.schemas }
-      groups[#groups + 1] = p.group
-    end
-  end
-  X.fetch_details(state, groups, concurrency, max)
-
-  local puts = {}
-  for i = 1, n do
-    local p = prepared[i]
-    if p and p.patch then
-      if p.group then p.schemas, p.err = p.group.details, p.group.err end
-      local body
-      if not p.err then
-        body, p.err = X.protect(X.patched_body, p.sync, p.schemas, p.patch, version, opts.keep_organization)
-      end
-      if not p.err then
-        p.req, p.err = X.protect(EP.prepare, state, ROWS.update, p.id, body,
-          { version = version, strict = opts.strict, idempotency_key = p.key })
-      end
-      if p.err then finish(i, { ok = false, err = p.err }) end
-    end
-    if p and p.req then puts[#puts + 1] = { item = i, max = max, req = p.req } end
-  end
-
-  R.run(state, puts, concurrency, function(job, resp, attempts, err)
-    local data
-    if resp then
-      data, err = X.protect(data_of, ROWS.update, resp)
-    end
-    return finish(job.item, err and { ok = false, err = err }
-      or { ok = true, data = data, meta = EP.meta(resp, attempts, version) })
-  end)
-  return results
+--- client:update_many(items, opts) -> results: see bulksync/many.lua.
+function Client:update_many(items, opts)
+  return require("bulksync.many").run(state_of(self), self, items, opts)
 end
 
 M.Client = Client

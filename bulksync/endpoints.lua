@@ -29,6 +29,8 @@ local EP = {}
 EP.PARAMS = {
   id = O.uuid,
   exec_id = O.uuid,
+  schedule_id = O.uuid,
+  connection_id = O.uuid,
   schema_id = function(v, path) return O.escape(O.name(v, path)) end,
 }
 
@@ -45,6 +47,7 @@ local QUERY = {
   string = function(v) if type(v) == "string" and v ~= "" then return O.escape(v) end end,
   page_size = whole_in(1, 50),
   execution_page = whole_in(1, 100),
+  console_limit = whole_in(1, 1000000),
   uuid_list = function(v)
     if type(v) ~= "table" or #v == 0 then return nil end
     local out = {}
@@ -60,13 +63,18 @@ local QUERY_TEXT = {
   string = "must be a non-empty string",
   page_size = "must be a whole number from 1 to 50 (the API's largest page)",
   execution_page = "must be a whole number from 1 to 100 (the API's largest page)",
+  console_limit = "must be a whole number of lines, at least 1",
   uuid_list = "must be a list of UUIDs (sent as a repeated parameter)",
 }
 
 -- What the answer holds: object, a {"data": table}; list, a {"data":
 -- list} (null is an empty list), its `pagination` followed by pagers;
--- empty, nothing (a 200 is the whole answer).
+-- empty, nothing (a 200 is the whole answer); envelope, the whole answer
+-- (its data may be missing). `wrap` names the one field a body is sent
+-- in ({"schedule": ...}); `versions` lists the API versions that have the
+-- endpoint, when not all do.
 local SYNC = "/api/bulk/syncs/{id}"
+local EXEC = SYNC .. "/executions/{exec_id}"
 EP.rows = {
   list = { method = "GET", path = "/api/bulk/syncs", response = "list",
     query = { active = "boolean", limit = "page_size", page_token = "string" } },
@@ -89,6 +97,31 @@ EP.rows = {
     query = { page_token = "string", only_terminal = "boolean", ascending = "boolean", limit = "execution_page" } },
   execution = { method = "GET", path = SYNC .. "/executions/{exec_id}", response = "object" },
   cancel_execution = { method = "POST", path = SYNC .. "/executions/{exec_id}/cancel", response = "object" },
+  create = { method = "POST", path = "/api/bulk/syncs", response = "object", body = "sync", idempotent = true,
+    unsafe = true, options = { "plan" } },
+  update_schema = { method = "PUT", path = SYNC .. "/schemas/{schema_id}", response = "object", body = "schema",
+    idempotent = true },
+  update_schemas = { method = "PATCH", path = SYNC .. "/schemas", response = "list", body = "schemas",
+    wrap = "schemas", idempotent = true },
+  cancel_schema = { method = "POST", path = SYNC .. "/schemas/{schema_id}/cancel", response = "object" },
+  schedules = { method = "GET", path = SYNC .. "/schedules", response = "list" },
+  schedule = { method = "GET", path = SYNC .. "/schedules/{schedule_id}", response = "object" },
+  create_schedule = { method = "POST", path = SYNC .. "/schedules", response = "object", body = "schedule",
+    wrap = "schedule", idempotent = true, unsafe = true },
+  update_schedule = { method = "PUT", path = SYNC .. "/schedules/{schedule_id}", response = "object",
+    body = "schedule", wrap = "schedule", idempotent = true },
+  delete_schedule = { method = "DELETE", path = SYNC .. "/schedules/{schedule_id}", response = "empty" },
+  execution_logs = { method = "GET", path = EXEC .. "/logs", response = "object" },
+  export_execution_logs = { method = "POST", path = EXEC .. "/logs/export", response = "envelope",
+    query = { notify = "boolean" } },
+  console_log = { method = "GET", path = EXEC .. "/consolelog", response = "object",
+    query = { limit = "console_limit", after = "string" }, versions = { "2025-09-18" } },
+  schema_console_log = { method = "GET", path = EXEC .. "/schemas/{schema_id}/consolelog", response = "object",
+    query = { limit = "console_limit", after = "string" }, versions = { "2025-09-18" } },
+  source = { method = "GET", path = "/api/connections/{connection_id}/bulksync/source", response = "object",
+    query = { include_fields = "boolean" } },
+  target = { method = "GET", path = "/api/connections/{connection_id}/bulksync/target", response = "object" },
+  error_handling = { method = "GET", path = SYNC .. "/error-handling", response = "object" },
 }
 
 -- Each row's template split once into literal text and parameter names,
@@ -114,6 +147,10 @@ for name, row in pairs(EP.rows) do
   if row.idempotent then names[#names + 1] = "idempotency_key" end
   for _, o in ipairs(row.options or {}) do names[#names + 1] = o end
   row.option_names = names
+  if row.versions then
+    row.version_set = {}
+    for _, v in ipairs(row.versions) do row.version_set[v] = true end
+  end
 end
 
 -- The path of a row, its parameters (the first arguments) checked and
@@ -190,6 +227,10 @@ end
 -- answer that is empty by design.
 function EP.decode(row, resp, secrets)
   if row.response == "empty" then return true end
+  if row.response == "envelope" then
+    local _, envelope = E.decode_envelope(resp, row.name, secrets, true, true)
+    return envelope, envelope
+  end
   local data, envelope = E.decode_envelope(resp, row.name, secrets, row.response == "list")
   if type(data) ~= "table" then
     E.raise("DecodeError", { status = resp.status, message = format('%s: "data" is not %s', row.name,
@@ -214,9 +255,15 @@ local function prepare(state, row, inline, ...)
   local opts = O.check((select(nparams + (row.body and 2 or 1), ...)), row.option_names)
   local path = path_of(row, ...) .. query_of(row, opts)
   local version = O.version(opts.version or state.config.version)
+  if row.versions and not row.version_set[version] then
+    E.invalid("version", format("%s needs API version %s; this call uses %s", row.name,
+      concat(row.versions, " or "), version), "request", "enum")
+  end
   local json
   if row.body and not opts.plan then
-    json = EP.encode((select(nparams + 1, ...)), version, opts.strict, state.secrets, state.limits,
+    local body = (select(nparams + 1, ...))
+    if row.wrap then body = { [row.wrap] = body } end
+    json = EP.encode(body, version, opts.strict, state.secrets, state.limits,
       inline and state.transport.encode or nil, row.body)
   end
   local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil

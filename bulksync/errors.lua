@@ -201,7 +201,7 @@ end
 -- DecodeError keeps the raw text, redacted and then cut. With
 -- null_is_empty, `data: null` is an empty list (the published type of a
 -- list's data is array-or-null).
-function E.decode_envelope(resp, what, secrets, null_is_empty)
+function E.decode_envelope(resp, what, secrets, null_is_empty, data_optional)
   local body = resp.body
   if body == nil or body == "" then
     E.raise("DecodeError", { status = resp.status, message = what .. ": empty response body", body = "" })
@@ -211,7 +211,8 @@ function E.decode_envelope(resp, what, secrets, null_is_empty)
     E.raise("DecodeError", { status = resp.status, message = what .. ": response is not JSON (" .. err .. ")",
       body = cut(redact(body, secrets)) })
   end
-  if type(value) ~= "table" or value.data == nil or (value.data == core.null and not null_is_empty) then
+  if type(value) ~= "table" or (value.data == nil and not data_optional)
+      or (value.data == core.null and not null_is_empty) then
     E.raise("DecodeError", { status = resp.status, message = what .. ': response has no "data"',
       body = cut(redact(body, secrets)) })
   end

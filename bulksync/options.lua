@@ -44,6 +44,7 @@ local NAMES = {
     "on_progress" },
   item        = { "id", "body", "patch", "idempotency_key" },
   wait        = { "timeout", "interval", "max_interval", "on_progress", "retries" },
+  patch_schema = { "version", "retries", "idempotency_key" },
   new         = { "api_key", "org_id", "base_url", "version", "timeout", "connect_timeout", "user_agent",
     "ca_file", "headers", "retries", "retry_base", "retry_cap", "max_retry_wait", "max_response_size",
     "transport", "sleep", "proxy", "max_values", "max_bytes" },

@@ -26,12 +26,13 @@ local plan = {}
 -- The schema export is rebuilt by every core.schema call; keep one per version.
 local schema_cache = {}
 
-local function schema_of(version)
+local function schema_of(version, kind)
   version = version or core.DEFAULT_VERSION
-  local s = schema_cache[version]
+  local key = kind and (version .. "/" .. kind) or version
+  local s = schema_cache[key]
   if not s then
-    s = core.schema(version)
-    schema_cache[version] = s
+    s = core.schema(version, kind)
+    schema_cache[key] = s
   end
   return s, version
 end
@@ -257,9 +258,16 @@ local function mark_lists(v, field, depth)
   return v
 end
 
-function plan.apply(body, changes, version)
+--- A record read back (a schema's, a schedule's) as the body of `kind`
+-- that replaces it: what that body knows, nothing else.
+function plan.project_kind(record, version, kind)
+  local schema = schema_of(version, kind)
+  return project(record, { type = "object", fields = schema.fields }, true)
+end
+
+function plan.apply(body, changes, version, kind)
   local out = copy(body or {})
-  local schema = version and schema_of(version) or nil
+  local schema = version and schema_of(version, kind) or nil
   for k, v in pairs(changes or {}) do
     local f = schema and schema.by_name and schema.by_name[k]
     out[k] = named(k, pcall(function() return mark_lists(copy(v), f, 1) end))

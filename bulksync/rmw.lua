@@ -81,11 +81,11 @@ end
 -- are not fields or are read-only, values of the wrong type, null where it
 -- cannot be, a table that contains itself. Missing required fields are
 -- the merge's business.
-function X.check_changes(changes, version, secrets)
+function X.check_changes(changes, version, secrets, kind)
   if type(changes) ~= "table" or getmetatable(changes) == core.array_mt then
     E.invalid("", "changes must be a table of field = value", "changes")
   end
-  local problems, probe, READ_ONLY = {}, {}, read_only(version)
+  local problems, probe, READ_ONLY = {}, {}, kind and {} or read_only(version)
   for k, v in pairs(changes) do
     if type(k) ~= "string" then
       problems[#problems + 1] = E.problem(tostring(k), "field names must be strings", "type")
@@ -96,7 +96,7 @@ function X.check_changes(changes, version, secrets)
     end
   end
   if next(probe) then
-    local _, ps = core.validate(probe, version)
+    local _, ps = core.validate(probe, version, false, nil, kind)
     for _, p in ipairs(ps or {}) do
       local top = p.path:match("^[^.%[]+")
       if p.code ~= "required" and (top == nil or probe[top] ~= nil) then problems[#problems + 1] = p end

@@ -319,3 +319,60 @@ describe("against the stand-in", function()
     assert.equal("failed", e.status)
   end)
 end)
+
+describe("update_many with writes of every kind", function()
+  local OTHER = "0b4a6ad1-6a2b-4d8e-9a3f-2f1d2c3b4a52"
+  local function routes()
+    local r = {}
+    for _, id in ipairs { SYNC, OTHER } do
+      local base = "/api/bulk/syncs/" .. id
+      r["POST " .. base .. "/activate"] = function(req)
+        return 200, '{"data":{"id":"' .. id .. '","active":' .. tostring(cjson.decode(req.body).active) .. '}}'
+      end
+      r["POST " .. base .. "/executions"] = function() return 200, execution("created") end
+      r["POST " .. base .. "/cancel"] = function() return 200, '{"data":{"message":"ok"}}' end
+      r["DELETE " .. base] = function() return 200, "" end
+    end
+    return r
+  end
+
+  it("runs each item's own request and reports each result in order", function()
+    local srv = server(routes())
+    local results = srv.client:update_many {
+      { id = SYNC, activate = false },
+      { id = OTHER, start = { test = true } },
+      { id = SYNC, cancel = true },
+      { id = OTHER, delete = true },
+    }
+    for i, r in ipairs(results) do assert.is_true(r.ok, i .. ": " .. tostring(r.err)) end
+    assert.is_false(results[1].data.active)
+    assert.equal("created", results[2].data.status)
+    assert.is_true(results[4].data)
+    local sent = {}
+    for _, q in ipairs(srv.requests) do sent[#sent + 1] = q.method .. " " .. q.path:gsub("^/api/bulk/syncs/", "") end
+    table.sort(sent)
+    local want = { "DELETE " .. OTHER, "POST " .. OTHER .. "/executions", "POST " .. SYNC .. "/activate",
+      "POST " .. SYNC .. "/cancel" }
+    table.sort(want)
+    assert.same(want, sent)
+    assert.same({ test = true }, cjson.decode(srv.requests[2].body))
+  end)
+
+  it("refuses a bad item up front, sending the others", function()
+    local srv = server(routes())
+    local results = srv.client:update_many {
+      { id = SYNC, activate = "no" },
+      { id = SYNC, start = { fetch_mode = "all of it" } },
+      { id = SYNC, activate = true, delete = true },
+      { id = SYNC, activte = true },
+      { id = OTHER, activate = true },
+    }
+    for i = 1, 4 do
+      assert.is_false(results[i].ok)
+      assert.equal("ValidationError", results[i].err.kind)
+    end
+    assert.matches("did you mean", results[4].err.errors[1].problem, 1, true)
+    assert.is_true(results[5].ok)
+    assert.equal(1, #srv.requests)
+  end)
+end)
