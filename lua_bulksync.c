@@ -31,7 +31,8 @@
  * core.encode(body, version, strict, limits, kind) -> json | nil, problems, count
  * core.validate(body, version, strict, limits, kind) -> true | nil, problems, count
  * limits: nil or { max_values = n, max_bytes = n } (see core.LIMITS)
- * kind: nil or one of core.BODY_KINDS ("sync", the default, "activate", "start")
+ * kind: nil or one of core.BODY_KINDS ("sync", the default, "activate", "start",
+ *       "schema", "schemas", "schedule")
  * Each encoding function has its own scratch buffer (upvalue 1), reused
  * between calls, so encoding a body allocates nothing once the buffer has
  * grown. */

@@ -1,6 +1,6 @@
 /*
  * schema.c: the request bodies of each API version (the sync update,
- * activate, start), described once as data, and the walker that validates
+ * activate, start, schema, schemas, schedule), described once as data, and the walker that validates
  * and encodes a body in one pass.
  *
  * Validation, encoding and core.schema() all read the descriptor tables
@@ -101,13 +101,21 @@ struct bs_version {
     X(o_filter,              "BulkFilter",                        filter_fields,              0) \
     X(o_activate,            "ActivateSyncInput",                 activate_fields,            0) \
     X(o_start_2025,          "StartBulkSyncRequest",              start_2025_fields,          0) \
-    X(o_start_2024,          "StartBulkSyncRequest",              start_2024_fields,          0)
+    X(o_start_2024,          "StartBulkSyncRequest",              start_2024_fields,          0) \
+    X(o_update_schema,       "UpdateBulkSchema",                  update_schema_fields,       O_REPLACE) \
+    X(o_update_field,        "UpdateBulkField",                   update_field_fields,        0) \
+    X(o_patch_schemas,       "UpdateBulkSyncSchemasRequest",      patch_schemas_fields,       0) \
+    X(o_bulk_schema,         "BulkSchema",                        bulk_schema_fields,         0) \
+    X(o_bulk_field,          "BulkField",                         bulk_field_fields,          0) \
+    X(o_schedule_request,    "CreateScheduleRequest",             schedule_request_fields,    0) \
+    X(o_schedule_api,        "BulkSyncScheduleAPI",               schedule_api_fields,        0)
 
 /* The API versions, newest first: the first is the default. Each names
- * its body of every kind (bs_body_kind, schema.h): sync, activate, start. */
+ * its body of every kind (bs_body_kind, schema.h): sync, activate, start,
+ * schema, schemas, schedule. */
 #define API_VERSIONS(X) \
-    X("2025-09-18", o_body_2025, o_activate, o_start_2025) \
-    X("2024-02-08", o_body_2024, o_activate, o_start_2024)
+    X("2025-09-18", o_body_2025, o_activate, o_start_2025, o_update_schema, o_patch_schemas, o_schedule_request) \
+    X("2024-02-08", o_body_2024, o_activate, o_start_2024, o_update_schema, o_patch_schemas, o_schedule_request)
 
 #define OBJ_ID_(var, title, fields, flags) ID_##var,
 enum { ID_NONE, OBJECTS(OBJ_ID_) OBJECT_COUNT };
@@ -151,6 +159,9 @@ static const field i_schema = { .type = T_STRING_OR_OBJECT, .obj = &o_schema };
 static const field i_field_config = { .type = T_STRING_OR_OBJECT, .obj = &o_field_config };
 static const field i_filter = { .type = T_OBJECT, .obj = &o_filter };
 static const field i_itemized = { .type = T_OBJECT, .obj = &o_itemized };
+static const field i_update_field = { .type = T_OBJECT, .obj = &o_update_field };
+static const field i_bulk_schema = { .type = T_OBJECT, .obj = &o_bulk_schema };
+static const field i_bulk_field = { .type = T_OBJECT, .obj = &o_bulk_field };
 
 /* ---------- schedules ---------- */
 static const field f_frequency = {
@@ -365,6 +376,89 @@ static const field *const start_2024_fields[] = {
     &f_fetch_mode, &f_start_resync, &f_start_schemas, &f_test
 };
 
+/* ---------- the schema endpoints' bodies ----------
+ * schema: PUT /api/bulk/syncs/{id}/schemas/{schema_id} replaces the schema's
+ * configuration whole (UpdateBulkSchema); schemas: PATCH .../schemas changes
+ * the listed ones, matched by id (UpdateBulkSyncSchemasRequest). The notes
+ * say what a replacement that omits a field leaves. */
+static const field f_us_cutoff = {
+    .name = "data_cutoff_timestamp", .type = T_DATETIME, .flags = F_NULLABLE,
+    .note = "no cutoff", .desc = "records older than this are excluded from sync runs" };
+static const field f_us_disable_cutoff = {
+    .name = "disable_data_cutoff", .type = T_BOOLEAN, .note = "the cutoff applies",
+    .desc = "true: data_cutoff_timestamp is ignored for this schema" };
+static const field f_us_enabled = {
+    .name = "enabled", .type = T_BOOLEAN, .note = "the schema not synced",
+    .desc = "whether this schema is included in sync runs" };
+static const field f_us_fields = {
+    .name = "fields", .type = T_LIST, .flags = F_NULLABLE | F_STRICT, .items = &i_update_field,
+    .note = "every field of the schema enabled",
+    .desc = "field settings; empty or null enables every field discovered on the source" };
+static const field f_us_filters = {
+    .name = "filters", .type = T_LIST, .flags = F_NULLABLE, .items = &i_filter,
+    .note = "no filters", .desc = "row filters applied when reading from the source" };
+static const field f_us_partition_key = {
+    .name = "partition_key", .type = T_STRING, .note = "no partition key",
+    .desc = "source field that partitions rows written to the destination" };
+static const field f_us_tracking_field = {
+    .name = "tracking_field", .type = T_STRING, .note = "no tracking field",
+    .desc = "source field that detects changes between incremental runs" };
+static const field f_us_user_output_name = {
+    .name = "user_output_name", .type = T_STRING, .note = "the default output name",
+    .desc = "overrides the name of the object written to the destination" };
+static const field f_bf_enabled = { .name = "enabled", .type = T_BOOLEAN };
+static const field f_bf_id = { .name = "id", .type = T_STRING };
+static const field f_bf_obfuscated = { .name = "obfuscated", .type = T_BOOLEAN };
+static const field f_bf_output_name = { .name = "output_name", .type = T_STRING };
+static const field f_bf_user_output_name = { .name = "user_output_name", .type = T_STRING };
+static const field f_bs_id = {
+    .name = "id", .type = T_STRING, .flags = F_REQUIRED,
+    .desc = "the schema to change: schemas are matched by id" };
+static const field f_bs_disable_cutoff = { .name = "disable_data_cutoff", .type = T_BOOLEAN };
+static const field f_bs_partition_key = { .name = "partition_key", .type = T_STRING };
+static const field f_bs_tracking_field = { .name = "tracking_field", .type = T_STRING };
+static const field f_bs_fields = {
+    .name = "fields", .type = T_LIST, .flags = F_STRICT, .items = &i_bulk_field,
+    .note = "every field of the schema enabled" };
+static const field f_patch_schemas = {
+    .name = "schemas", .type = T_LIST, .flags = F_REQUIRED | F_NULLABLE, .items = &i_bulk_schema,
+    .desc = "schemas to change; those not listed are left as they are" };
+
+static const field *const update_schema_fields[] = {
+    &f_us_cutoff, &f_us_disable_cutoff, &f_us_enabled, &f_us_fields, &f_us_filters,
+    &f_us_partition_key, &f_us_tracking_field, &f_us_user_output_name
+};
+static const field *const update_field_fields[] = {
+    &f_bf_enabled, &f_bf_id, &f_bf_obfuscated, &f_bf_user_output_name
+};
+static const field *const patch_schemas_fields[] = { &f_patch_schemas };
+static const field *const bulk_schema_fields[] = {
+    &f_schema_cutoff, &f_bs_disable_cutoff, &f_bf_enabled, &f_bs_fields, &f_schema_filters,
+    &f_bs_id, &f_bf_output_name, &f_bs_partition_key, &f_bs_tracking_field, &f_bf_user_output_name
+};
+static const field *const bulk_field_fields[] = {
+    &f_bf_enabled, &f_bf_id, &f_bf_obfuscated, &f_bf_output_name, &f_bf_user_output_name
+};
+
+/* ---------- schedule: POST .../schedules, PUT .../schedules/{id} ----------
+ * Spelt in camelCase, unlike every other body: a snake_case key is found
+ * by the suggester's comparison, which ignores '_' and case. */
+static const field f_sa_day_of_month = {
+    .name = "dayOfMonth", .type = T_STRING, .flags = F_PART, .desc = "day of the month (1-31)" };
+static const field f_sa_day_of_week = {
+    .name = "dayOfWeek", .type = T_STRING, .flags = F_PART, .desc = "day of the week" };
+static const field f_sa_selective_mode = {
+    .name = "selectiveMode", .type = T_ENUM, .enums = e_selective };
+static const field f_schedule_api = {
+    .name = "schedule", .type = T_OBJECT, .flags = F_REQUIRED, .obj = &o_schedule_api,
+    .desc = "the schedule (times in UTC)" };
+
+static const field *const schedule_request_fields[] = { &f_schedule_api };
+static const field *const schedule_api_fields[] = {
+    &f_sa_day_of_month, &f_sa_day_of_week, &f_frequency, &f_hour, &f_minute, &f_month,
+    &f_sa_selective_mode
+};
+
 /* ---------- objects ---------- */
 #define OBJ_DEF_(var, t, f, fl) \
     static const object var = { .title = t, .fields = f, .nfields = COUNT(f), .id = ID_##var, .flags = fl };
@@ -376,9 +470,10 @@ OBJECTS(OBJ_DEF_)
 static const object *const all_objects[OBJECT_COUNT] = { NULL, OBJECTS(OBJ_REF_) };
 #undef OBJ_REF_
 
-#define VERSION_DEF_(name, sync, activate, start) \
-    { name, { [BS_BODY_SYNC] = &sync, [BS_BODY_ACTIVATE] = &activate, [BS_BODY_START] = &start } },
-#define VERSION_NAME_(name, sync, activate, start) name,
+#define VERSION_DEF_(name, sync, activate, start, schema, schemas, schedule) \
+    { name, { [BS_BODY_SYNC] = &sync, [BS_BODY_ACTIVATE] = &activate, [BS_BODY_START] = &start, \
+              [BS_BODY_SCHEMA] = &schema, [BS_BODY_SCHEMAS] = &schemas, [BS_BODY_SCHEDULE] = &schedule } },
+#define VERSION_NAME_(name, sync, activate, start, schema, schemas, schedule) name,
 static const bs_version versions[] = { API_VERSIONS(VERSION_DEF_) };
 static const char *const version_names[] = { API_VERSIONS(VERSION_NAME_) NULL };
 #undef VERSION_DEF_
@@ -701,6 +796,31 @@ static int distance(const char *a, size_t n, const char *b, size_t m)
     return prev[m];
 }
 
+/* The same name spelt another way: equal ignoring case and '_' (a
+ * snake_case key for a camelCase field, or the reverse). */
+static int same_spelling(const char *a, size_t n, const char *b, size_t m)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (i < n && a[i] == '_')
+            i++;
+        while (j < m && b[j] == '_')
+            j++;
+        if (i == n || j == m)
+            return i == n && j == m;
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[j]))
+            return 0;
+        i++;
+        j++;
+    }
+}
+
+/* The suggesters' measure: another spelling of a name is nearest of all. */
+static int measure(const char *a, size_t n, const char *b, size_t m)
+{
+    return same_spelling(a, n, b, m) ? 0 : distance(a, n, b, m);
+}
+
 /* Near enough to be a typo: one or two edits on a name that is not tiny,
  * or a third of its length. */
 static int near_enough(int d, size_t len)
@@ -715,7 +835,7 @@ static const field *closest(const object *o, const char *key, size_t len)
     int bestd = DL_MAX, j;
     for (j = 0; j < o->nfields; j++) {
         const char *name = o->fields[j]->name;
-        int d = distance(key, len, name, strlen(name));
+        int d = measure(key, len, name, strlen(name));
         if (d < bestd) {
             bestd = d;
             best = o->fields[j];
@@ -730,7 +850,7 @@ static const char *closest_enum(const char *const *e, const char *s, size_t len)
     const char *best = NULL;
     int bestd = DL_MAX;
     for (; *e; e++) {
-        int d = distance(s, len, *e, strlen(*e));
+        int d = measure(s, len, *e, strlen(*e));
         if (d < bestd) {
             bestd = d;
             best = *e;
@@ -754,7 +874,7 @@ int bs_schema_closest(lua_State *L)
         int d;
         lua_rawgeti(L, 2, (int)i);
         candidate = lua_tolstring(L, -1, &clen);
-        d = candidate ? distance(name, len, candidate, clen) : DL_MAX;
+        d = candidate ? measure(name, len, candidate, clen) : DL_MAX;
         lua_pop(L, 1);
         if (d < bestd) {
             bestd = d;
@@ -961,15 +1081,16 @@ static void check_missing(bs_walk *w, const object *o, unsigned long seen, int r
             bs_push_key(w, f->name, strlen(f->name));
             bs_report(w, BS_P_REQUIRED, "is required");
             bs_pop(w);
+        } else if (w->strict && (f->flags & F_STRICT)) {
+            /* Before the replacement's reset: it says what is left. */
+            bs_push_key(w, f->name, strlen(f->name));
+            bs_report(w, BS_P_STRICT, "omitted: the server would leave %s; send it (strict)", f->note);
+            bs_pop(w);
         } else if (root && w->strict && (o->flags & O_REPLACE) && !(f->flags & F_KEPT)) {
             bs_push_key(w, f->name, strlen(f->name));
             bs_report(w, BS_P_STRICT,
                       "omitted: a full replacement resets it (%s); send it, or bulksync.null where nullable",
                       f->note ? f->note : "server default");
-            bs_pop(w);
-        } else if (w->strict && (f->flags & F_STRICT)) {
-            bs_push_key(w, f->name, strlen(f->name));
-            bs_report(w, BS_P_STRICT, "omitted: the server would leave %s; send it (strict)", f->note);
             bs_pop(w);
         }
     }
@@ -1395,7 +1516,9 @@ static void walk_value(bs_walk *w, const sctx *s, const field *f, int i)
     }
     /* Not the expected Lua type: null, or a mistake. */
     if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL) {
-        if (f->flags & F_NULLABLE) {
+        if ((f->flags & (F_NULLABLE | F_STRICT)) == (F_NULLABLE | F_STRICT) && w->strict) {
+            bs_report(w, BS_P_STRICT, "is null: the server would leave %s; list them (strict)", f->note);
+        } else if (f->flags & F_NULLABLE) {
             if (w->out)
                 bs_buf_addlit(L, w->out, "null");
         } else {
@@ -1526,6 +1649,11 @@ static void push_field(lua_State *L, const field *f, int memo)
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "secret");
     }
+    if (f->flags & F_STRICT) {
+        /* strict refuses it omitted, empty (or null) */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "strict");
+    }
     if (f->desc) {
         lua_pushstring(L, f->desc);
         lua_setfield(L, -2, "description");
@@ -1557,6 +1685,8 @@ void bs_schema_push(lua_State *L, const bs_version *v, bs_body_kind kind)
     lua_setfield(L, top, "kind");
     lua_pushstring(L, body->title);
     lua_setfield(L, top, "title");
+    lua_pushboolean(L, (body->flags & O_REPLACE) != 0);
+    lua_setfield(L, top, "replace");
     push_object(L, body, memo);
     lua_setfield(L, top, "by_name");
     lua_setfield(L, top, "fields");

@@ -10,11 +10,15 @@
 typedef struct bs_version bs_version;
 
 /* The request bodies each version describes (core.BODY_KINDS, in this
- * order): the sync update, activate, and start of an execution. */
+ * order): the sync update, activate, start of an execution, one schema's
+ * replacement, a patch of several schemas, and a schedule. */
 #define BS_BODY_KINDS(X) \
     X(SYNC,     "sync")     \
     X(ACTIVATE, "activate") \
-    X(START,    "start")
+    X(START,    "start")    \
+    X(SCHEMA,   "schema")   \
+    X(SCHEMAS,  "schemas")  \
+    X(SCHEDULE, "schedule")
 
 #define BS_BODY_ENUM_(id, name) BS_BODY_##id,
 typedef enum bs_body_kind { BS_BODY_KINDS(BS_BODY_ENUM_) BS_BODY_COUNT } bs_body_kind;
