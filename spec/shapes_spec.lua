@@ -203,6 +203,7 @@ local ENDPOINTS = {
   { name = "list", method = "GET", template = "/api/bulk/syncs", doc = "main" },
   { name = "get", method = "GET", template = "/api/bulk/syncs/{id}", doc = "main" },
   { name = "put", method = "PUT", template = "/api/bulk/syncs/{id}", doc = "main" },
+  { name = "create", method = "POST", template = "/api/bulk/syncs", doc = "main" },
   { name = "schemas", method = "GET", template = "/api/bulk/syncs/{id}/schemas", doc = "schemas" },
   { name = "schema", method = "GET", template = "/api/bulk/syncs/{id}/schemas/{schema_id}", doc = "schemas" },
   { name = "delete", method = "DELETE", template = "/api/bulk/syncs/{id}", doc = "main" },
@@ -498,6 +499,20 @@ describe("stand-in answers", function()
       call("get", sync_path(seed.ids.orders), { version = v })
       call("schema", sync_path(seed.ids.orders) .. "/schemas/public.orders", { version = v })
 
+      -- Create: 200 (defaults, a chosen schema), 400, 422, 500.
+      call("create", "/api/bulk/syncs", { version = v, body = minimal(v) })
+      local chosen = minimal(v)
+      chosen.schemas = json.array { { id = "public.users", fields = json.array { { id = "email", obfuscate = true } } } }
+      call("create", "/api/bulk/syncs", { version = v, body = chosen })
+      for _, body in ipairs { "", "{", "[]", json.encode { name = 1 }, json.encode(minimal(v == V25 and V24 or V25)) } do
+        call("create", "/api/bulk/syncs", { version = v, body = body })
+      end
+      local elsewhere = minimal(v)
+      elsewhere.source_connection_id = seed.unknown_id
+      call("create", "/api/bulk/syncs", { version = v, body = elsewhere })
+      srv:script { { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } } }
+      call("create", "/api/bulk/syncs", { version = v, body = minimal(v) })
+
       -- Paging, an empty listing, and the data-null and empty-token modes.
       srv:reset()
       srv:seed_many(60)
@@ -520,6 +535,7 @@ describe("stand-in answers", function()
         call("list", "/api/bulk/syncs", { version = v, auth = auth })
         call("get", sync_path(seed.ids.orders), { version = v, auth = auth })
         call("put", sync_path(seed.ids.orders), { version = v, auth = auth, body = minimal(v) })
+        call("create", "/api/bulk/syncs", { version = v, auth = auth, body = minimal(v) })
         call("schemas", sync_path(seed.ids.orders) .. "/schemas", { version = v, auth = auth })
         call("schema", sync_path(seed.ids.orders) .. "/schemas/public.orders", { version = v, auth = auth })
       end
@@ -557,7 +573,8 @@ describe("stand-in answers", function()
     for _, e in ipairs(ENDPOINTS) do
       local path = e.template:gsub("{id}", seed.ids.orders):gsub("{schema_id}", "public.orders")
         :gsub("{exec_id}", seed.unknown_id)
-      call(e.name, path, { version = "2023-04-25", body = e.method == "PUT" and minimal(V25) or nil })
+      local with_body = e.method == "PUT" or e.name == "create"
+      call(e.name, path, { version = "2023-04-25", body = with_body and minimal(V25) or nil })
     end
     -- `version` names the shape the answer must have.
     for _, r in ipairs(records) do

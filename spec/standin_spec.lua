@@ -1185,6 +1185,84 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("create", function()
+    local function create(body, version, auth)
+      return call("POST", "/api/bulk/syncs", { version = version, body = body, auth = auth })
+    end
+
+    it("creates a sync with the PUT defaults, every source schema, and lists it", function()
+      local res = create(minimal25(), V25)
+      assert.equal(200, res.status)
+      local s = res.json.data
+      assert.is_truthy(s.id:match("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$"))
+      assert.same({ false, "all", "none", "enabled", null, null, null, false, null }, { s.active,
+        s.automatically_add_new_fields, s.automatically_add_new_objects, s.normalize_names, s.concurrency_limit,
+        s.resync_concurrency_limit, s.data_cutoff_timestamp, s.disable_record_timestamps, s.source_configuration })
+      assert.same({}, s.policies)
+      assert.same({}, s.additional_schedules)
+      assert.equal("daily", s.default_schedule.frequency)
+      assert.is_string(s.default_schedule.id)
+      assert.equal(s.created_at, s.updated_at)
+      assert.equal(seed.org_id, s.organization_id)
+      assert.same(s, get(s.id, V25))
+      local listing = call("GET", sync_path(s.id) .. "/schemas").json.data
+      assert.same({ "public.accounts", "public.events", "public.users" },
+        { listing[1].id, listing[2].id, listing[3].id })
+      for _, x in ipairs(listing) do assert.is_true(x.enabled) end
+      local ids = {}
+      for _, x in ipairs(call("GET", "/api/bulk/syncs").json.data) do ids[x.id] = true end
+      assert.is_true(ids[s.id])
+      -- The new sync is a sync like any other: PUT, start, delete.
+      assert.equal(200, put(s.id, minimal25(), V25).status)
+      assert.equal(200, call("POST", sync_path(s.id) .. "/executions", { body = {} }).status)
+      assert.equal(200, call("DELETE", sync_path(s.id)).status)
+    end)
+
+    it("selects only the listed schemas, with their field choices, in 2024-02-08 too", function()
+      local b = minimal24()
+      b.discover = true
+      b.schemas = json.array { { id = "public.users", fields = json.array { { id = "email", obfuscate = true } } } }
+      local res = create(b, V24)
+      assert.equal(200, res.status)
+      assert.is_true(res.json.data.discover)
+      assert.equal("hourly", res.json.data.schedule.frequency)
+      local st = srv:state(res.json.data.id)
+      local by = by_id(st.schemas)
+      assert.is_false(by["public.accounts"].enabled)
+      assert.is_true(by["public.users"].enabled)
+      local f = by_id(by["public.users"].fields)
+      assert.same({ true, true }, { f.email.enabled, f.email.obfuscated })
+      assert.is_false(f.id.enabled)
+    end)
+
+    it("refuses what PUT refuses with 400, unknown connections with 422, another org with 403", function()
+      local before = #call("GET", "/api/bulk/syncs").json.data
+      local b = minimal25()
+      b.name = nil
+      local res = create(b, V25)
+      assert.equal(400, res.status)
+      assert.equal("name", res.json.metadata.field)
+      b = minimal25()
+      b.schemas = json.array { "public.orders" }
+      assert.equal("schemas[0]", create(b, V25).json.metadata.field)
+      b = minimal25()
+      b.default_schedule.id = seed.schedule_ids.orders_default
+      assert.equal(400, create(b, V25).status)
+      assert.equal(400, create(minimal25(), V24).status)
+      assert.equal(400, call("POST", "/api/bulk/syncs", { body = "[]" }).status)
+      b = minimal25()
+      b.destination_connection_id = seed.unknown_id
+      res = create(b, V25)
+      assert.equal(422, res.status)
+      assert.equal("destination_connection_id", res.json.metadata.field)
+      local mime = require "mime"
+      res = create(minimal25(), V25, "Basic " .. mime.b64("3f9c2e4a-0000-4000-8000-0000000000ff:" .. KEY))
+      assert.equal(403, res.status)
+      assert.equal(400, create(minimal25(), "2023-04-25").status)
+      assert.equal(before, #call("GET", "/api/bulk/syncs").json.data)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

@@ -530,7 +530,7 @@ local function unauthorized(version, msg)
 end
 
 -- The endpoints that declare 403.
-M.forbidden_endpoints = { put = true, delete = true, activate = true, cancel = true, cancel_execution = true }
+M.forbidden_endpoints = { create = true, put = true, delete = true, activate = true, cancel = true, cancel_execution = true }
 
 -- Returns the credential kind, or status and error body. Only an endpoint
 -- that declares 403 (M.forbidden_endpoints) answers it, for a Basic
@@ -577,7 +577,7 @@ end
 -- else 404 (the GETs of one sync or schema, the schemas listing, the
 -- executions list, one execution, the status listing): the harshest reading,
 -- since no other declared status says "your request is wrong".
-M.bad_request_status = { list = 500, get = 404, put = 400, schemas = 404, schema = 404,
+M.bad_request_status = { create = 400, list = 500, get = 404, put = 400, schemas = 404, schema = 404,
   delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
   cancel_execution = 500, status = 500, list_status = 404 }
 
@@ -601,15 +601,15 @@ local function not_found(id)
   return api_error(404, "not_found", "bulk sync not found", { id = id })
 end
 
-function App:put(id, body_text, version, actor)
-  local sync = self:find(id)
-  if not sync then return not_found(id) end
+-- Decodes and checks a sync body (PUT and create share it); returns the body,
+-- or nil and the 400 answer.
+local function sync_body(body_text, version)
   if body_text == nil or body_text:match("^%s*$") then
-    return api_error(400, "bad_request", "request body is required", {})
+    return nil, api_error(400, "bad_request", "request body is required", {})
   end
   local body, err = json.decode(body_text)
   if body == nil then
-    return api_error(400, "invalid_json", "request body is not valid JSON: " .. err, {})
+    return nil, api_error(400, "invalid_json", "request body is not valid JSON: " .. err, {})
   end
   local function invalid(path, msg, reason)
     if path == "" then
@@ -618,10 +618,83 @@ function App:put(id, body_text, version, actor)
     return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
   end
   local p, m, r = check(BODY[version], body, "", version)
-  if p then return invalid(p, m, r) end
+  if p then return nil, invalid(p, m, r) end
+  return body
+end
 
-  local schemas
-  schemas, p, m, r = apply_schemas(self.data.schemas[id], body.schemas)
+local function invalid_field(path, msg, reason)
+  return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
+end
+
+function App:put(id, body_text, version, actor)
+  local sync = self:find(id)
+  if not sync then return not_found(id) end
+  local body, status, err = sync_body(body_text, version)
+  if not body then return status, err end
+  local new, schemas
+  new, schemas, status, err = self:replace(sync, self.data.schemas[id], body, version, actor)
+  if not new then return status, err end
+  self.data.syncs[id] = new
+  self.data.schemas[id] = schemas
+  return 200, { data = M.view(new, version, self.config) }
+end
+
+-- The schemas a new sync finds on its source: every source connection
+-- offers the same three synthetic tables.
+function M.source_schemas()
+  local function f(id) return { id = id, enabled = true, obfuscated = false, output_name = id, user_output_name = "" } end
+  local function s(id, fields)
+    local list = A {}
+    for i, name in ipairs(fields) do list[i] = f(name) end
+    return { id = id, enabled = true, output_name = id:gsub("%.", "_"), user_output_name = "", partition_key = "",
+      tracking_field = "", data_cutoff_timestamp = null, disable_data_cutoff = false, filters = A {},
+      fields = list }
+  end
+  return A {
+    s("public.accounts", { "id", "name", "updated_at" }),
+    s("public.events", { "id", "kind", "created_at" }),
+    s("public.users", { "id", "email", "updated_at" }),
+  }
+end
+
+-- The connections a sync may name: the seed's.
+local function known_connection(id)
+  for _, c in pairs(seed.connections) do
+    if c == id then return true end
+  end
+  return false
+end
+M.known_connection = known_connection
+
+-- POST /api/bulk/syncs: the PUT body and validation; what it omits takes the
+-- defaults a PUT reset gives, and omitted or null `schemas` selects every
+-- schema of the source. A well-formed body naming a connection the
+-- organization does not have is unprocessable (422).
+function App:create(body_text, version, actor)
+  local body, status, err = sync_body(body_text, version)
+  if not body then return status, err end
+  for _, key in ipairs { "source_connection_id", "destination_connection_id" } do
+    if not known_connection(body[key]) then
+      return api_error(422, "unprocessable", "field '" .. key .. "' names no connection of this organization",
+        { field = key, reason = "unknown_id" })
+    end
+  end
+  local template = { id = new_uuid(), organization_id = self.org_id, additional_schedules = A {}, discover = false }
+  local new, schemas
+  new, schemas, status, err = self:replace(template, M.source_schemas(), body, version, actor)
+  if not new then return status, err end
+  self.data.syncs[new.id] = new
+  self.data.schemas[new.id] = schemas
+  self.data.order[#self.data.order + 1] = new.id
+  return 200, { data = M.view(new, version, self.config) }
+end
+
+-- The record a full replacement of `sync` (and its schemas `old_schemas`)
+-- by `body` gives, and its schemas; or nil, nil, status, error. Create
+-- passes a template holding only the stamps a new sync starts with.
+function App:replace(sync, old_schemas, body, version, actor)
+  local invalid = function(p, m, r) return nil, nil, invalid_field(p, m, r) end
+  local schemas, p, m, r = apply_schemas(old_schemas, body.schemas)
   if not schemas then return invalid(p, m, r) end
   local schema_ids = {}
   for _, s in ipairs(schemas) do schema_ids[s.id] = true end
@@ -632,8 +705,8 @@ function App:put(id, body_text, version, actor)
     -- Read-only here: a normal caller's organization comes from its key, so
     -- a body's organization_id (meant for partner callers) is ignored.
     organization_id = sync.organization_id,
-    created_at = sync.created_at,
-    created_by = json.copy(sync.created_by),
+    created_at = sync.created_at or now,
+    created_by = json.copy(sync.created_by or actor),
     updated_at = now,
     updated_by = json.copy(actor),
     name = body.name,
@@ -660,15 +733,16 @@ function App:put(id, body_text, version, actor)
     new.discover = opt(body.discover, false)
   else
     local ds = body.default_schedule
-    if ds.id ~= nil and ds.id ~= sync.default_schedule.id then
+    local old_default = sync.default_schedule or {}
+    if ds.id ~= nil and ds.id ~= old_default.id then
       return invalid("default_schedule.id", "is not the id of this sync's default schedule", "unknown_id")
     end
-    new.discover = sync.discover
+    new.discover = opt(sync.discover, false)
     local content = pick(ds, SCHEDULE_KEYS)
-    if ds.frequency == "multi" then content.multi = sync.default_schedule.multi end
+    if ds.frequency == "multi" then content.multi = old_default.multi end
     new.default_schedule = stored_schedule(sync.default_schedule, content, DEFAULT_KEYS, now, actor)
     local old_by_id = {}
-    for _, s in ipairs(sync.additional_schedules) do old_by_id[s.id] = s end
+    for _, s in ipairs(sync.additional_schedules or {}) do old_by_id[s.id] = s end
     local seen, list = {}, A {}
     for i, item in ipairs(opt(body.additional_schedules, {})) do
       local path = "additional_schedules[" .. (i - 1) .. "]"
@@ -691,10 +765,7 @@ function App:put(id, body_text, version, actor)
     end
     new.additional_schedules = list
   end
-
-  self.data.syncs[id] = new
-  self.data.schemas[id] = schemas
-  return 200, { data = M.view(new, version, self.config) }
+  return new, schemas
 end
 
 ---------------------------------------------------------------- the list
@@ -785,7 +856,10 @@ function M.match(method, path)
     if method ~= m then return nil, 405 end
     return name, id, sub
   end
-  if path == "/api/bulk/syncs" then return only("GET", "list") end
+  if path == "/api/bulk/syncs" then
+    if method == "POST" then return "create" end
+    return only("GET", "list")
+  end
   if path == "/api/bulk/syncs/status" then return only("GET", "list_status") end
   local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
   if not id then return nil, 404 end
@@ -816,6 +890,7 @@ function App:serve(endpoint, id, schema_id, req, version, actor)
   local query = parse_query(req.query)
   if endpoint == "list" then return self:list(query, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
+  if endpoint == "create" then return self:create(req.body, version, actor) end
   if endpoint == "delete" then return self:delete(id, query) end
   if endpoint == "activate" then return self:activate(id, req.body, version, actor) end
   if endpoint == "cancel" then return self:cancel_sync(id) end
