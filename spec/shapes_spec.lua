@@ -206,6 +206,10 @@ local ENDPOINTS = {
   { name = "create", method = "POST", template = "/api/bulk/syncs", doc = "main" },
   { name = "schemas", method = "GET", template = "/api/bulk/syncs/{id}/schemas", doc = "schemas" },
   { name = "schema", method = "GET", template = "/api/bulk/syncs/{id}/schemas/{schema_id}", doc = "schemas" },
+  { name = "put_schema", method = "PUT", template = "/api/bulk/syncs/{id}/schemas/{schema_id}", doc = "schemas" },
+  { name = "patch_schemas", method = "PATCH", template = "/api/bulk/syncs/{id}/schemas", doc = "schemas" },
+  { name = "cancel_schema", method = "POST", template = "/api/bulk/syncs/{id}/schemas/{schema_id}/cancel",
+    doc = "schemas" },
   { name = "delete", method = "DELETE", template = "/api/bulk/syncs/{id}", doc = "main" },
   { name = "activate", method = "POST", template = "/api/bulk/syncs/{id}/activate", doc = "main" },
   { name = "cancel", method = "POST", template = "/api/bulk/syncs/{id}/cancel", doc = "main" },
@@ -513,6 +517,44 @@ describe("stand-in answers", function()
       srv:script { { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } } }
       call("create", "/api/bulk/syncs", { version = v, body = minimal(v) })
 
+      -- Schema writes: 200, 404, refused bodies (500 for PUT, 400 for PATCH), 500.
+      srv:reset()
+      local schemas_path = sync_path(seed.ids.orders) .. "/schemas"
+      call("put_schema", schemas_path .. "/public.orders", { version = v, body = {} })
+      call("put_schema", schemas_path .. "/public.orders", { version = v, body = { enabled = true, user_output_name = "o",
+        partition_key = "id", data_cutoff_timestamp = null, filters = null,
+        fields = json.array { { id = "id", enabled = true, obfuscated = true, user_output_name = "x" } } } })
+      call("patch_schemas", schemas_path, { version = v, body = { schemas = json.array {
+        { id = "public.customers", enabled = false }, { id = "public.orders", output_name = "public_orders",
+          fields = json.array { { id = "id", output_name = "id", obfuscated = true } } } } } })
+      call("patch_schemas", schemas_path, { version = v, body = { schemas = null } })
+      srv:config { null_empty_lists = true }
+      call("patch_schemas", sync_path(seed.ids.orders) .. "/schemas", { version = v, body = {} })
+      srv:config { null_empty_lists = false }
+      for _, body in ipairs { "", "{", "[]", json.encode { id = "public.orders" },
+        json.encode { fields = json.array { { id = "id", obfuscate = true } } } } do
+        call("put_schema", schemas_path .. "/public.orders", { version = v, body = body })
+      end
+      for _, body in ipairs { "", "{", "[]", json.encode { schemas = json.array { { id = "public.nope" } } },
+        json.encode { schemas = json.array { { id = "public.orders", fields = json.array { { id = "x" } } } } } } do
+        call("patch_schemas", schemas_path, { version = v, body = body })
+      end
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid" } do
+        call("put_schema", sync_path(id) .. "/schemas/public.orders", { version = v, body = {} })
+        call("patch_schemas", sync_path(id) .. "/schemas", { version = v, body = {} })
+        call("cancel_schema", sync_path(id) .. "/schemas/public.orders/cancel", { version = v })
+      end
+      call("put_schema", schemas_path .. "/public.nope", { version = v, body = {} })
+      call("cancel_schema", schemas_path .. "/public.nope/cancel", { version = v })
+      call("cancel_schema", schemas_path .. "/public.orders/cancel", { version = v })
+      call("start", sync_path(seed.ids.orders) .. "/executions", { version = v, body = {} })
+      call("cancel_schema", schemas_path .. "/public.orders/cancel", { version = v })
+      local boom = { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } }
+      srv:script { boom, boom }
+      call("patch_schemas", schemas_path, { version = v, body = {} })
+      call("cancel_schema", schemas_path .. "/public.orders/cancel", { version = v })
+      srv:reset()
+
       -- Paging, an empty listing, and the data-null and empty-token modes.
       srv:reset()
       srv:seed_many(60)
@@ -536,6 +578,10 @@ describe("stand-in answers", function()
         call("get", sync_path(seed.ids.orders), { version = v, auth = auth })
         call("put", sync_path(seed.ids.orders), { version = v, auth = auth, body = minimal(v) })
         call("create", "/api/bulk/syncs", { version = v, auth = auth, body = minimal(v) })
+        local sp = sync_path(seed.ids.orders) .. "/schemas"
+        call("put_schema", sp .. "/public.orders", { version = v, auth = auth, body = {} })
+        call("patch_schemas", sp, { version = v, auth = auth, body = {} })
+        call("cancel_schema", sp .. "/public.orders/cancel", { version = v, auth = auth })
         call("schemas", sync_path(seed.ids.orders) .. "/schemas", { version = v, auth = auth })
         call("schema", sync_path(seed.ids.orders) .. "/schemas/public.orders", { version = v, auth = auth })
       end
@@ -573,8 +619,8 @@ describe("stand-in answers", function()
     for _, e in ipairs(ENDPOINTS) do
       local path = e.template:gsub("{id}", seed.ids.orders):gsub("{schema_id}", "public.orders")
         :gsub("{exec_id}", seed.unknown_id)
-      local with_body = e.method == "PUT" or e.name == "create"
-      call(e.name, path, { version = "2023-04-25", body = with_body and minimal(V25) or nil })
+      local with_body = e.name == "put" or e.name == "create"
+      call(e.name, path, { version = "2023-04-25", body = with_body and minimal(V25) or (e.method ~= "GET" and "{}" or nil) })
     end
     -- `version` names the shape the answer must have.
     for _, r in ipairs(records) do

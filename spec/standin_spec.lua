@@ -1263,6 +1263,115 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("schema writes", function()
+    local SCHEMAS = sync_path(ORDERS) .. "/schemas"
+    local function fields_of(schema_id)
+      for _, s in ipairs(srv:state(ORDERS).schemas) do
+        if s.id == schema_id then return s, by_id(s.fields) end
+      end
+    end
+
+    it("PUT of one schema replaces it in full and answers BulkSchema", function()
+      local res = call("PUT", SCHEMAS .. "/public.orders", { body = { enabled = false, user_output_name = "o",
+        fields = json.array { { id = "id", obfuscated = true, user_output_name = "ident" }, { id = "status" } } } })
+      assert.equal(200, res.status)
+      assert.is_false(res.json.data.enabled)
+      assert.equal("public.orders", res.json.data.id)
+      local s, f = fields_of("public.orders")
+      assert.same({ false, "o", "", "", null, false }, { s.enabled, s.user_output_name, s.partition_key,
+        s.tracking_field, s.data_cutoff_timestamp, s.disable_data_cutoff })
+      assert.same({}, s.filters)
+      assert.same({ true, true, "ident" }, { f.id.enabled, f.id.obfuscated, f.id.user_output_name })
+      assert.same({ true, false }, { f.status.enabled, f.status.obfuscated })
+      assert.is_false(f.customer_id.enabled)
+      assert.same(res.json.data, call("GET", SCHEMAS .. "/public.orders").json.data)
+    end)
+
+    it("PUT of one schema with fields omitted, null or [] enables every field and resets the rest", function()
+      for _, body in ipairs { {}, { fields = null }, { fields = json.array() } } do
+        srv:reset()
+        local res = call("PUT", SCHEMAS .. "/public.customers", { body = body })
+        assert.equal(200, res.status)
+        local s, f = fields_of("public.customers")
+        assert.is_true(s.enabled)
+        assert.equal("", s.tracking_field)
+        for _, x in pairs(f) do assert.same({ true, false, "" }, { x.enabled, x.obfuscated, x.user_output_name }) end
+      end
+    end)
+
+    it("PUT of one schema refuses obfuscate, id and unknown fields with 500 (no 400 is declared)", function()
+      local before = srv:state(ORDERS).schemas
+      for _, body in ipairs { { fields = json.array { { id = "id", obfuscate = true } } }, { id = "public.orders" },
+        { fields = json.array { { id = "nope" } } }, { partition_key = "nope" }, { enabled = null }, "[]", "" } do
+        local res = call("PUT", SCHEMAS .. "/public.orders", { body = body })
+        assert.equal(500, res.status, json.encode(body))
+      end
+      assert.equal(404, call("PUT", SCHEMAS .. "/public.nope", { body = {} }).status)
+      assert.equal(404, call("PUT", sync_path(seed.unknown_id) .. "/schemas/public.orders", { body = {} }).status)
+      assert.same(before, srv:state(ORDERS).schemas)
+    end)
+
+    it("PATCH changes only the listed schemas, each in full, and answers every schema", function()
+      local before = by_id(srv:state(ORDERS).schemas)
+      local res = call("PATCH", SCHEMAS, { body = { schemas = json.array {
+        { id = "public.audit_log", enabled = true },
+        { id = "public.orders", enabled = true, partition_key = "id", fields = json.array { { id = "id" } } } } } })
+      assert.equal(200, res.status)
+      assert.equal(#srv:state(ORDERS).schemas, #res.json.data)
+      local after = by_id(srv:state(ORDERS).schemas)
+      assert.same(before["public.customers"], after["public.customers"])
+      assert.same(before["public.refunds"], after["public.refunds"])
+      assert.is_true(after["public.audit_log"].enabled)
+      for _, f in ipairs(after["public.audit_log"].fields) do assert.same({ true, false }, { f.enabled, f.obfuscated }) end
+      assert.equal("id", after["public.orders"].partition_key)
+      assert.equal("", after["public.orders"].tracking_field)
+      local f = by_id(after["public.orders"].fields)
+      assert.is_true(f.id.enabled)
+      assert.is_false(f.status.enabled)
+      assert.same(by_id(res.json.data)["public.orders"], call("GET", SCHEMAS .. "/public.orders").json.data)
+      -- null or [] changes nothing.
+      local now = srv:state(ORDERS).schemas
+      assert.equal(200, call("PATCH", SCHEMAS, { body = { schemas = null } }).status)
+      assert.equal(200, call("PATCH", SCHEMAS, { body = {} }).status)
+      assert.same(now, srv:state(ORDERS).schemas)
+    end)
+
+    it("PATCH refuses the whole request with 400 when one item is wrong", function()
+      local before = srv:state(ORDERS).schemas
+      for _, items in ipairs {
+        { { id = "public.orders", enabled = false }, { id = "public.nope" } },
+        { { id = "public.orders" }, { id = "public.orders" } },
+        { { enabled = true } },
+        { { id = "public.orders", fields = json.array { { id = "id", obfuscate = true } } } },
+        { { id = "public.orders", fields = json.array { { id = "nope" } } } },
+      } do
+        local res = call("PATCH", SCHEMAS, { body = { schemas = json.array(items) } })
+        assert.equal(400, res.status, json.encode(items))
+        assert.is_string(res.json.metadata.field)
+      end
+      assert.equal(400, call("PATCH", SCHEMAS, { body = "[]" }).status)
+      assert.equal(404, call("PATCH", sync_path(seed.unknown_id) .. "/schemas", { body = {} }).status)
+      assert.same(before, srv:state(ORDERS).schemas)
+    end)
+
+    it("cancels one schema of the running execution; the last one cancels the execution", function()
+      local res = call("POST", SCHEMAS .. "/public.orders/cancel")
+      assert.equal(200, res.status)
+      assert.is_string(res.json.data.message)
+      local e = call("POST", sync_path(ORDERS) .. "/executions",
+        { body = { schemas = json.array { "public.orders", "public.customers" } } }).json.data
+      assert.equal(200, call("POST", SCHEMAS .. "/public.orders/cancel").status)
+      local st = srv:state(ORDERS).executions[1]
+      assert.equal("created", st.status)
+      local parts = {}
+      for _, x in ipairs(st.schemas) do parts[x.schema] = x.status end
+      assert.same({ ["public.orders"] = "canceled", ["public.customers"] = "created" }, parts)
+      assert.equal(200, call("POST", SCHEMAS .. "/public.customers/cancel").status)
+      assert.equal("canceled", call("GET", sync_path(ORDERS) .. "/executions/" .. e.id).json.data.status)
+      assert.equal(404, call("POST", SCHEMAS .. "/public.nope/cancel").status)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

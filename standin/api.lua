@@ -530,7 +530,8 @@ local function unauthorized(version, msg)
 end
 
 -- The endpoints that declare 403.
-M.forbidden_endpoints = { create = true, put = true, delete = true, activate = true, cancel = true, cancel_execution = true }
+M.forbidden_endpoints = { create = true, put = true, delete = true, activate = true, cancel = true,
+  cancel_execution = true, put_schema = true, patch_schemas = true, cancel_schema = true }
 
 -- Returns the credential kind, or status and error body. Only an endpoint
 -- that declares 403 (M.forbidden_endpoints) answers it, for a Basic
@@ -577,7 +578,8 @@ end
 -- else 404 (the GETs of one sync or schema, the schemas listing, the
 -- executions list, one execution, the status listing): the harshest reading,
 -- since no other declared status says "your request is wrong".
-M.bad_request_status = { create = 400, list = 500, get = 404, put = 400, schemas = 404, schema = 404,
+M.bad_request_status = { create = 400, put_schema = 500, patch_schemas = 400, cancel_schema = 500,
+  list = 500, get = 404, put = 400, schemas = 404, schema = 404,
   delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
   cancel_execution = 500, status = 500, list_status = 404 }
 
@@ -626,13 +628,15 @@ local function invalid_field(path, msg, reason)
   return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
 end
 
+local replace -- below: the full replacement PUT and create share
+
 function App:put(id, body_text, version, actor)
   local sync = self:find(id)
   if not sync then return not_found(id) end
   local body, status, err = sync_body(body_text, version)
   if not body then return status, err end
   local new, schemas
-  new, schemas, status, err = self:replace(sync, self.data.schemas[id], body, version, actor)
+  new, schemas, status, err = replace(sync, self.data.schemas[id], body, version, actor)
   if not new then return status, err end
   self.data.syncs[id] = new
   self.data.schemas[id] = schemas
@@ -681,7 +685,7 @@ function App:create(body_text, version, actor)
   end
   local template = { id = new_uuid(), organization_id = self.org_id, additional_schedules = A {}, discover = false }
   local new, schemas
-  new, schemas, status, err = self:replace(template, M.source_schemas(), body, version, actor)
+  new, schemas, status, err = replace(template, M.source_schemas(), body, version, actor)
   if not new then return status, err end
   self.data.syncs[new.id] = new
   self.data.schemas[new.id] = schemas
@@ -692,7 +696,7 @@ end
 -- The record a full replacement of `sync` (and its schemas `old_schemas`)
 -- by `body` gives, and its schemas; or nil, nil, status, error. Create
 -- passes a template holding only the stamps a new sync starts with.
-function App:replace(sync, old_schemas, body, version, actor)
+function replace(sync, old_schemas, body, version, actor)
   local invalid = function(p, m, r) return nil, nil, invalid_field(p, m, r) end
   local schemas, p, m, r = apply_schemas(old_schemas, body.schemas)
   if not schemas then return invalid(p, m, r) end
@@ -869,7 +873,10 @@ function M.match(method, path)
     if method == "DELETE" then return "delete", id end
     return only("PUT", "put", id)
   end
-  if rest == "/schemas" then return only("GET", "schemas", id) end
+  if rest == "/schemas" then
+    if method == "PATCH" then return "patch_schemas", id end
+    return only("GET", "schemas", id)
+  end
   if rest == "/activate" then return only("POST", "activate", id) end
   if rest == "/cancel" then return only("POST", "cancel", id) end
   if rest == "/status" then return only("GET", "status", id) end
@@ -877,8 +884,12 @@ function M.match(method, path)
     if method == "GET" then return "executions", id end
     return only("POST", "start", id)
   end
-  local schema_id = rest:match("^/schemas/([^/]+)$")
-  if schema_id then return only("GET", "schema", id, decode_path(schema_id)) end
+  local schema_id, schema_tail = rest:match("^/schemas/([^/]+)(.*)$")
+  if schema_id and schema_tail == "" then
+    if method == "PUT" then return "put_schema", id, decode_path(schema_id) end
+    return only("GET", "schema", id, decode_path(schema_id))
+  end
+  if schema_id and schema_tail == "/cancel" then return only("POST", "cancel_schema", id, decode_path(schema_id)) end
   local exec_id, tail = rest:match("^/executions/([^/]+)(.*)$")
   if exec_id and tail == "" then return only("GET", "execution", id, decode_path(exec_id)) end
   if exec_id and tail == "/cancel" then return only("POST", "cancel_execution", id, decode_path(exec_id)) end
@@ -891,6 +902,9 @@ function App:serve(endpoint, id, schema_id, req, version, actor)
   if endpoint == "list" then return self:list(query, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
   if endpoint == "create" then return self:create(req.body, version, actor) end
+  if endpoint == "put_schema" then return self:put_schema(id, schema_id, req.body, version) end
+  if endpoint == "patch_schemas" then return self:patch_schemas(id, req.body, version) end
+  if endpoint == "cancel_schema" then return self:cancel_schema(id, schema_id) end
   if endpoint == "delete" then return self:delete(id, query) end
   if endpoint == "activate" then return self:activate(id, req.body, version, actor) end
   if endpoint == "cancel" then return self:cancel_sync(id) end
@@ -951,10 +965,14 @@ function App:handle(req)
   return status, err, version
 end
 
-require "standin.lifecycle"(M, App, {
+local helpers = {
   api_error = api_error, not_found = not_found, bad_request = bad_request, bool_param = bool_param,
   now_rfc3339 = now_rfc3339, new_uuid = new_uuid, is_uuid = is_uuid, pick = pick, check = check,
-  decode_path = decode_path,
-})
+  decode_path = decode_path, join = join,
+  desc = { object = object, array = array, nullable = nullable, enum = enum, STRING = STRING, BOOL = BOOL,
+    DATETIME = DATETIME, UUID = UUID, FILTER = FILTER, FREQUENCY = FREQUENCY, SELECTIVE = SELECTIVE },
+}
+require "standin.lifecycle"(M, App, helpers)
+require "standin.writes"(M, App, helpers)
 
 return M
