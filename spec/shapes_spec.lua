@@ -29,6 +29,7 @@ local FILES = {
   main = REF .. "polytomic-openapi.yaml",
   schemas = REF .. "polytomic-subpackage-bulksync-subpackage-bulksync-schemas-api-openapi.yml",
   executions = REF .. "polytomic-subpackage-bulksync-subpackage-bulksync-executions-api-openapi.yml",
+  schedules = REF .. "polytomic-subpackage-bulksync-subpackage-bulksync-schedules-api-openapi.yml",
 }
 
 local function ref(name) return { ["$ref"] = "#/components/schemas/" .. name } end
@@ -116,7 +117,7 @@ end)
 ---------------------------------------------------------------- the stand-in
 
 local docs, why_not = {}, nil
-for _, name in ipairs { "main", "schemas", "executions" } do
+for _, name in ipairs { "main", "schemas", "executions", "schedules" } do
   local doc, err = openapi.load(FILES[name])
   if not doc then
     why_not = err
@@ -137,6 +138,7 @@ local function build_components()
   local main25 = copy(docs.main.components.schemas)
   local schemas25 = copy(docs.schemas.components.schemas)
   local executions25 = copy(docs.executions.components.schemas)
+  local schedules25 = copy(docs.schedules.components.schemas)
 
   -- The one place where the published schemas are added to. The list's
   -- description says it pages with `pagination.next_page_token` (and takes
@@ -194,6 +196,8 @@ local function build_components()
     schemas = { [V25] = openapi.new(schemas25), [V24] = openapi.new(schemas25) },
     -- The executions file has one shape for both versions.
     executions = { [V25] = openapi.new(executions25), [V24] = openapi.new(executions25) },
+    -- So has the schedules file (camelCase in both).
+    schedules = { [V25] = openapi.new(schedules25), [V24] = openapi.new(schedules25) },
     rest_err = rest_err,
   }
 end
@@ -220,6 +224,14 @@ local ENDPOINTS = {
   { name = "cancel_execution", method = "POST", template = "/api/bulk/syncs/{id}/executions/{exec_id}/cancel",
     doc = "executions" },
   { name = "list_status", method = "GET", template = "/api/bulk/syncs/status", doc = "executions" },
+  { name = "list_schedules", method = "GET", template = "/api/bulk/syncs/{sync_id}/schedules", doc = "schedules" },
+  { name = "create_schedule", method = "POST", template = "/api/bulk/syncs/{sync_id}/schedules", doc = "schedules" },
+  { name = "get_schedule", method = "GET", template = "/api/bulk/syncs/{sync_id}/schedules/{schedule_id}",
+    doc = "schedules" },
+  { name = "put_schedule", method = "PUT", template = "/api/bulk/syncs/{sync_id}/schedules/{schedule_id}",
+    doc = "schedules" },
+  { name = "delete_schedule", method = "DELETE", template = "/api/bulk/syncs/{sync_id}/schedules/{schedule_id}",
+    doc = "schedules" },
 }
 local BY_NAME = {}
 for _, e in ipairs(ENDPOINTS) do BY_NAME[e.name] = e end
@@ -555,6 +567,51 @@ describe("stand-in answers", function()
       call("cancel_schema", schemas_path .. "/public.orders/cancel", { version = v })
       srv:reset()
 
+      -- Schedules: 200, refused bodies, unknown ids, deleting the default, 500.
+      local sched = sync_path(seed.ids.orders) .. "/schedules"
+      local sid = seed.schedule_ids
+      call("list_schedules", sched, { version = v })
+      call("list_schedules", sync_path(seed.ids.crm) .. "/schedules", { version = v })
+      call("create_schedule", sched, { version = v, body = { schedule = { frequency = "hourly", minute = "5",
+        selectiveMode = "none" } } })
+      call("create_schedule", sched, { version = v, body = { schedule = { frequency = "weekly", dayOfWeek = "monday",
+        hour = "1", minute = "0", dayOfMonth = "1", month = "1" } } })
+      for _, id in ipairs { sid.orders_default, sid.orders_hourly, sid.orders_weekly } do
+        call("get_schedule", sched .. "/" .. id, { version = v })
+      end
+      call("put_schedule", sched .. "/" .. sid.orders_default, { version = v, body = { schedule = { frequency = "daily" } } })
+      call("put_schedule", sched .. "/" .. sid.orders_hourly, { version = v, body = { schedule = { frequency = "hourly",
+        minute = "1", selectiveMode = "incrementalFields" } } })
+      call("put_schedule", sync_path(seed.ids.marketing) .. "/schedules/" .. sid.marketing_default,
+        { version = v, body = { schedule = { frequency = "multi" } } })
+      call("get_schedule", sync_path(seed.ids.marketing) .. "/schedules/" .. sid.marketing_default, { version = v })
+      for _, body in ipairs { "", "{", "[]", "{}", json.encode { schedule = { frequency = "often" } },
+        json.encode { schedule = { frequency = "daily", day_of_week = "monday" } } } do
+        call("create_schedule", sched, { version = v, body = body })
+        call("put_schedule", sched .. "/" .. sid.orders_weekly, { version = v, body = body })
+      end
+      call("put_schedule", sched .. "/" .. sid.orders_default, { version = v,
+        body = { schedule = { frequency = "daily", selectiveMode = "none" } } })
+      call("delete_schedule", sched .. "/" .. sid.orders_weekly, { version = v })
+      call("delete_schedule", sched .. "/" .. sid.orders_weekly, { version = v })
+      call("delete_schedule", sched .. "/" .. sid.orders_default, { version = v })
+      local some = { schedule = { frequency = "daily" } }
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid" } do
+        call("list_schedules", sync_path(id) .. "/schedules", { version = v })
+        call("create_schedule", sync_path(id) .. "/schedules", { version = v, body = some })
+        call("get_schedule", sync_path(id) .. "/schedules/" .. sid.orders_default, { version = v })
+        call("put_schedule", sync_path(id) .. "/schedules/" .. sid.orders_default, { version = v, body = some })
+        call("delete_schedule", sync_path(id) .. "/schedules/" .. sid.orders_default, { version = v })
+        call("get_schedule", sched .. "/" .. id, { version = v })
+        call("put_schedule", sched .. "/" .. id, { version = v, body = some })
+      end
+      srv:script { boom, boom, boom, boom }
+      call("list_schedules", sched, { version = v })
+      call("create_schedule", sched, { version = v, body = some })
+      call("get_schedule", sched .. "/" .. sid.orders_default, { version = v })
+      call("put_schedule", sched .. "/" .. sid.orders_default, { version = v, body = some })
+      srv:reset()
+
       -- Paging, an empty listing, and the data-null and empty-token modes.
       srv:reset()
       srv:seed_many(60)
@@ -582,6 +639,13 @@ describe("stand-in answers", function()
         call("put_schema", sp .. "/public.orders", { version = v, auth = auth, body = {} })
         call("patch_schemas", sp, { version = v, auth = auth, body = {} })
         call("cancel_schema", sp .. "/public.orders/cancel", { version = v, auth = auth })
+        local sc = sync_path(seed.ids.orders) .. "/schedules"
+        local one = sc .. "/" .. seed.schedule_ids.orders_hourly
+        call("list_schedules", sc, { version = v, auth = auth })
+        call("create_schedule", sc, { version = v, auth = auth, body = { schedule = { frequency = "daily" } } })
+        call("get_schedule", one, { version = v, auth = auth })
+        call("put_schedule", one, { version = v, auth = auth, body = { schedule = { frequency = "daily" } } })
+        call("delete_schedule", one, { version = v, auth = auth })
         call("schemas", sync_path(seed.ids.orders) .. "/schemas", { version = v, auth = auth })
         call("schema", sync_path(seed.ids.orders) .. "/schemas/public.orders", { version = v, auth = auth })
       end
@@ -617,7 +681,8 @@ describe("stand-in answers", function()
 
     -- An unsupported version, on every endpoint (answered in 2025-09-18).
     for _, e in ipairs(ENDPOINTS) do
-      local path = e.template:gsub("{id}", seed.ids.orders):gsub("{schema_id}", "public.orders")
+      local path = e.template:gsub("{id}", seed.ids.orders):gsub("{sync_id}", seed.ids.orders)
+        :gsub("{schema_id}", "public.orders"):gsub("{schedule_id}", seed.schedule_ids.orders_hourly)
         :gsub("{exec_id}", seed.unknown_id)
       local with_body = e.name == "put" or e.name == "create"
       call(e.name, path, { version = "2023-04-25", body = with_body and minimal(V25) or (e.method ~= "GET" and "{}" or nil) })

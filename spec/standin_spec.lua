@@ -1372,6 +1372,86 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("schedules", function()
+    local SCHED = sync_path(ORDERS) .. "/schedules"
+    local S = seed.schedule_ids
+
+    it("lists the default schedule, then the additional ones, camelCase, in both versions", function()
+      for _, v in ipairs { V25, V24 } do
+        local res = call("GET", SCHED, { version = v })
+        assert.equal(200, res.status)
+        local list = res.json.data
+        assert.equal(3, #list)
+        assert.same({ true, false, false }, { list[1].isDefault, list[2].isDefault, list[3].isDefault })
+        assert.same({ "daily", "5", "30", ORDERS }, { list[1].frequency, list[1].hour, list[1].minute, list[1].syncId })
+        assert.equal("incrementalFields", list[2].selectiveMode)
+        assert.same({ "public.orders", "public.customers" }, list[2].schemas)
+        assert.equal(seed.creator.id, list[1].createdBy)
+        assert.is_nil(list[1].id)
+        assert.is_nil(list[2].selective_mode)
+        assert.same(list[2], call("GET", SCHED .. "/" .. S.orders_hourly, { version = v }).json.data)
+      end
+    end)
+
+    it("POST adds an additional schedule the sync shows; DELETE removes it", function()
+      local res = call("POST", SCHED, { body = { schedule = { frequency = "hourly", minute = "7",
+        selectiveMode = "none" } } })
+      assert.equal(200, res.status)
+      assert.same({ "hourly", "7", "none", false, "normal" }, { res.json.data.frequency, res.json.data.minute,
+        res.json.data.selectiveMode, res.json.data.isDefault, res.json.data.syncMode })
+      assert.same({}, res.json.data.schemas)
+      local extra = get(ORDERS, V25).additional_schedules
+      assert.equal(3, #extra)
+      local new = extra[3]
+      assert.same({ "hourly", "7", "none" }, { new.frequency, new.minute, new.selective_mode })
+      assert.equal(4, #call("GET", SCHED).json.data)
+      local del = call("DELETE", SCHED .. "/" .. new.id)
+      assert.equal(200, del.status)
+      assert.equal("", del.body)
+      assert.equal(2, #get(ORDERS, V25).additional_schedules)
+      assert.equal(404, call("GET", SCHED .. "/" .. new.id).status)
+      assert.equal(404, call("DELETE", SCHED .. "/" .. new.id).status)
+    end)
+
+    it("PUT replaces a schedule whole: omitted parts, resync mode and schemas are gone", function()
+      local res = call("PUT", SCHED .. "/" .. S.orders_weekly, { body = { schedule = { frequency = "daily",
+        hour = "2" } } })
+      assert.equal(200, res.status)
+      local extra = by_id(get(ORDERS, V25).additional_schedules)[S.orders_weekly]
+      assert.same({ "daily", "2" }, { extra.frequency, extra.hour })
+      assert.is_nil(extra.day_of_week)
+      assert.is_nil(extra.resync_mode)
+      assert.same({}, extra.schemas)
+      assert.equal("normal", res.json.data.syncMode)
+      -- The default schedule: the sync's default_schedule (and 2024-02-08 schedule) follow.
+      res = call("PUT", SCHED .. "/" .. S.orders_default, { body = { schedule = { frequency = "weekly",
+        dayOfWeek = "monday" } } })
+      assert.equal(200, res.status)
+      local sync = get(ORDERS, V25)
+      assert.same({ S.orders_default, "weekly", "monday" }, { sync.default_schedule.id,
+        sync.default_schedule.frequency, sync.default_schedule.day_of_week })
+      assert.is_nil(sync.default_schedule.hour)
+      assert.same({ frequency = "weekly", day_of_week = "monday" }, get(ORDERS, V24).schedule)
+    end)
+
+    it("refuses bad bodies with 400, selectiveMode on the default, and deleting the default with 500", function()
+      local before = srv:state(ORDERS).sync
+      for _, body in ipairs { {}, { schedule = {} }, { schedule = { frequency = "daily", day_of_week = "monday" } },
+        { schedule = { frequency = "daily", id = S.orders_hourly } }, { schedule = { frequency = "often" } } } do
+        assert.equal(400, call("POST", SCHED, { body = body }).status, json.encode(body))
+        assert.equal(400, call("PUT", SCHED .. "/" .. S.orders_hourly, { body = body }).status)
+      end
+      local res = call("PUT", SCHED .. "/" .. S.orders_default, { body = { schedule = { frequency = "daily",
+        selectiveMode = "none" } } })
+      assert.equal(400, res.status)
+      assert.equal("schedule.selectiveMode", res.json.metadata.field)
+      assert.equal(500, call("DELETE", SCHED .. "/" .. S.orders_default).status)
+      assert.equal(404, call("GET", SCHED .. "/" .. S.crm_default).status)
+      assert.equal(404, call("GET", sync_path(seed.unknown_id) .. "/schedules").status)
+      assert.same(before, srv:state(ORDERS).sync)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

@@ -531,7 +531,8 @@ end
 
 -- The endpoints that declare 403.
 M.forbidden_endpoints = { create = true, put = true, delete = true, activate = true, cancel = true,
-  cancel_execution = true, put_schema = true, patch_schemas = true, cancel_schema = true }
+  cancel_execution = true, put_schema = true, patch_schemas = true, cancel_schema = true,
+  list_schedules = true, create_schedule = true, get_schedule = true, put_schedule = true, delete_schedule = true }
 
 -- Returns the credential kind, or status and error body. Only an endpoint
 -- that declares 403 (M.forbidden_endpoints) answers it, for a Basic
@@ -579,6 +580,7 @@ end
 -- executions list, one execution, the status listing): the harshest reading,
 -- since no other declared status says "your request is wrong".
 M.bad_request_status = { create = 400, put_schema = 500, patch_schemas = 400, cancel_schema = 500,
+  list_schedules = 500, create_schedule = 400, get_schedule = 500, put_schedule = 400, delete_schedule = 500,
   list = 500, get = 404, put = 400, schemas = 404, schema = 404,
   delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
   cancel_execution = 500, status = 500, list_status = 404 }
@@ -877,6 +879,17 @@ function M.match(method, path)
     if method == "PATCH" then return "patch_schemas", id end
     return only("GET", "schemas", id)
   end
+  if rest == "/schedules" then
+    if method == "POST" then return "create_schedule", id end
+    return only("GET", "list_schedules", id)
+  end
+  local schedule_id = rest:match("^/schedules/([^/]+)$")
+  if schedule_id then
+    schedule_id = decode_path(schedule_id)
+    if method == "PUT" then return "put_schedule", id, schedule_id end
+    if method == "DELETE" then return "delete_schedule", id, schedule_id end
+    return only("GET", "get_schedule", id, schedule_id)
+  end
   if rest == "/activate" then return only("POST", "activate", id) end
   if rest == "/cancel" then return only("POST", "cancel", id) end
   if rest == "/status" then return only("GET", "status", id) end
@@ -905,6 +918,11 @@ function App:serve(endpoint, id, schema_id, req, version, actor)
   if endpoint == "put_schema" then return self:put_schema(id, schema_id, req.body, version) end
   if endpoint == "patch_schemas" then return self:patch_schemas(id, req.body, version) end
   if endpoint == "cancel_schema" then return self:cancel_schema(id, schema_id) end
+  if endpoint == "list_schedules" then return self:list_schedules(id) end
+  if endpoint == "create_schedule" then return self:create_schedule(id, req.body, version, actor) end
+  if endpoint == "get_schedule" then return self:get_schedule(id, schema_id) end
+  if endpoint == "put_schedule" then return self:put_schedule(id, schema_id, req.body, version, actor) end
+  if endpoint == "delete_schedule" then return self:delete_schedule(id, schema_id) end
   if endpoint == "delete" then return self:delete(id, query) end
   if endpoint == "activate" then return self:activate(id, req.body, version, actor) end
   if endpoint == "cancel" then return self:cancel_sync(id) end
@@ -968,11 +986,13 @@ end
 local helpers = {
   api_error = api_error, not_found = not_found, bad_request = bad_request, bool_param = bool_param,
   now_rfc3339 = now_rfc3339, new_uuid = new_uuid, is_uuid = is_uuid, pick = pick, check = check,
-  decode_path = decode_path, join = join,
+  decode_path = decode_path, join = join, stored_schedule = stored_schedule, DEFAULT_KEYS = DEFAULT_KEYS,
+  ADDITIONAL_KEYS = ADDITIONAL_KEYS,
   desc = { object = object, array = array, nullable = nullable, enum = enum, STRING = STRING, BOOL = BOOL,
     DATETIME = DATETIME, UUID = UUID, FILTER = FILTER, FREQUENCY = FREQUENCY, SELECTIVE = SELECTIVE },
 }
 require "standin.lifecycle"(M, App, helpers)
 require "standin.writes"(M, App, helpers)
+require "standin.schedules"(M, App, helpers)
 
 return M
