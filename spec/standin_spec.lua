@@ -1452,6 +1452,73 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("execution logs", function()
+    local function run()
+      srv:config { execution_steps = 2 }
+      local e = call("POST", sync_path(ORDERS) .. "/executions",
+        { body = { schemas = json.array { "public.orders", "public.customers" } } }).json.data
+      return sync_path(ORDERS) .. "/executions/" .. e.id, e.id
+    end
+
+    it("lists a log URL for the execution and each schema, with an expiry", function()
+      local path, id = run()
+      local res = call("GET", path .. "/logs")
+      assert.equal(200, res.status)
+      assert.equal(3, #res.json.data.URLs)
+      assert.truthy(res.json.data.URLs[2]:find(id .. "/public.orders", 1, true))
+      assert.is_string(res.json.data.Expires)
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/executions/" .. seed.unknown_id .. "/logs").status)
+    end)
+
+    it("exports: the first answer carries only a job, the next the url and the job done", function()
+      local path = run()
+      local first = call("POST", path .. "/logs/export?notify=true")
+      assert.equal(200, first.status)
+      assert.is_nil(first.json.data)
+      assert.equal("created", first.json.job.status)
+      local second = call("POST", path .. "/logs/export?notify=false")
+      assert.equal(first.json.job.job_id, second.json.job.job_id)
+      assert.equal("done", second.json.job.status)
+      assert.is_string(second.json.data.url)
+      assert.equal(400, call("POST", path .. "/logs/export?notify=yes").status)
+    end)
+
+    it("pages console logs with limit and after; the entries follow the execution", function()
+      local path = run()
+      local res = call("GET", path .. "/consolelog")
+      assert.equal(200, res.status)
+      assert.same({ "execution created" }, { res.json.data.entries[1].message })
+      assert.equal(null, res.json.data.next_cursor)
+      call("GET", path)
+      call("GET", path)
+      local seen, cursor = {}, nil
+      repeat
+        local q = "?limit=2" .. (cursor and "&after=" .. cursor or "")
+        local page = call("GET", path .. "/consolelog" .. q).json.data
+        assert.is_true(#page.entries <= 2)
+        for _, x in ipairs(page.entries) do seen[#seen + 1] = x.message end
+        cursor = page.next_cursor ~= null and page.next_cursor or nil
+      until not cursor
+      assert.same({ "execution created", "schema public.orders started", "schema public.customers started",
+        "schema public.orders completed", "schema public.customers completed", "execution completed" }, seen)
+      local one = call("GET", path .. "/schemas/public.customers/consolelog").json.data.entries
+      assert.same({ "schema public.customers started", "schema public.customers completed" },
+        { one[1].message, one[2].message })
+      assert.equal(200, call("GET", path .. "/consolelog?limit=500").status)
+      for _, q in ipairs { "?limit=0", "?limit=x", "?after=x", "?after=99" } do
+        assert.equal(400, call("GET", path .. "/consolelog" .. q).status, q)
+      end
+      assert.equal(404, call("GET", path .. "/schemas/public.refunds/consolelog").status)
+    end)
+
+    it("answers console logs in 2024-02-08 with 404: that version has no such endpoint", function()
+      local path = run()
+      assert.equal(404, call("GET", path .. "/consolelog", { version = V24 }).status)
+      assert.equal(404, call("GET", path .. "/schemas/public.orders/consolelog", { version = V24 }).status)
+      assert.equal(200, call("GET", path .. "/logs", { version = V24 }).status)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

@@ -485,6 +485,7 @@ function M.check_config(key, value)
 end
 
 function App:reset()
+  self.exports = {}
   self.data = seed.build(self.org_id)
   self.data.executions = {}
   self.seq, self.done_seq = 0, 0
@@ -580,6 +581,7 @@ end
 -- executions list, one execution, the status listing): the harshest reading,
 -- since no other declared status says "your request is wrong".
 M.bad_request_status = { create = 400, put_schema = 500, patch_schemas = 400, cancel_schema = 500,
+  logs = 404, export_logs = 400, consolelog = 400, schema_consolelog = 400,
   list_schedules = 500, create_schedule = 400, get_schedule = 500, put_schedule = 400, delete_schedule = 500,
   list = 500, get = 404, put = 400, schemas = 404, schema = 404,
   delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
@@ -858,9 +860,9 @@ end
 -- name and its path parameters, or nil and 404/405 for what is not one.
 function M.match(method, path)
   path = path:gsub("(.)/$", "%1")
-  local function only(m, name, id, sub)
+  local function only(m, name, id, sub, extra)
     if method ~= m then return nil, 405 end
-    return name, id, sub
+    return name, id, sub, extra
   end
   if path == "/api/bulk/syncs" then
     if method == "POST" then return "create" end
@@ -905,13 +907,25 @@ function M.match(method, path)
   if schema_id and schema_tail == "/cancel" then return only("POST", "cancel_schema", id, decode_path(schema_id)) end
   local exec_id, tail = rest:match("^/executions/([^/]+)(.*)$")
   if exec_id and tail == "" then return only("GET", "execution", id, decode_path(exec_id)) end
+  if exec_id and tail == "/logs" then return only("GET", "logs", id, decode_path(exec_id)) end
+  if exec_id and tail == "/logs/export" then return only("POST", "export_logs", id, decode_path(exec_id)) end
+  if exec_id and tail == "/consolelog" then return only("GET", "consolelog", id, decode_path(exec_id)) end
+  local log_schema = exec_id and tail:match("^/schemas/([^/]+)/consolelog$")
+  if log_schema then
+    return only("GET", "schema_consolelog", id, decode_path(exec_id), decode_path(log_schema))
+  end
   if exec_id and tail == "/cancel" then return only("POST", "cancel_execution", id, decode_path(exec_id)) end
   return nil, 404
 end
 
 -- Serves an authenticated request with a supported version.
-function App:serve(endpoint, id, schema_id, req, version, actor)
+function App:serve(endpoint, id, schema_id, req, version, actor, extra)
   local query = parse_query(req.query)
+  if endpoint == "logs" then return self:execution_logs(id, schema_id) end
+  if endpoint == "export_logs" then return self:export_logs(id, schema_id, query) end
+  if endpoint == "consolelog" or endpoint == "schema_consolelog" then
+    return self:console_log(endpoint, id, schema_id, extra, query, version)
+  end
   if endpoint == "list" then return self:list(query, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
   if endpoint == "create" then return self:create(req.body, version, actor) end
@@ -961,7 +975,7 @@ function App:handle(req)
   if version == nil or version == "" then version = M.default_version end
   local served = M.versions[version] and version or M.default_version
 
-  local endpoint, id, schema_id = M.match(req.method, req.path)
+  local endpoint, id, schema_id, extra = M.match(req.method, req.path)
   local kind, status, err = self:authenticate(req.headers, served, endpoint)
   if not kind then return status, err, served end
   if not endpoint then
@@ -979,7 +993,7 @@ function App:handle(req)
       { header = "X-Polytomic-Version" })
     return status, err, served
   end
-  status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind))
+  status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind), extra)
   return status, err, version
 end
 
@@ -994,5 +1008,6 @@ local helpers = {
 require "standin.lifecycle"(M, App, helpers)
 require "standin.writes"(M, App, helpers)
 require "standin.schedules"(M, App, helpers)
+require "standin.logs"(M, App, helpers)
 
 return M
