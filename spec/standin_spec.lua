@@ -1185,6 +1185,340 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("create", function()
+    local function create(body, version, auth)
+      return call("POST", "/api/bulk/syncs", { version = version, body = body, auth = auth })
+    end
+
+    it("creates a sync with the PUT defaults, every source schema, and lists it", function()
+      local res = create(minimal25(), V25)
+      assert.equal(200, res.status)
+      local s = res.json.data
+      assert.is_truthy(s.id:match("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$"))
+      assert.same({ false, "all", "none", "enabled", null, null, null, false, null }, { s.active,
+        s.automatically_add_new_fields, s.automatically_add_new_objects, s.normalize_names, s.concurrency_limit,
+        s.resync_concurrency_limit, s.data_cutoff_timestamp, s.disable_record_timestamps, s.source_configuration })
+      assert.same({}, s.policies)
+      assert.same({}, s.additional_schedules)
+      assert.equal("daily", s.default_schedule.frequency)
+      assert.is_string(s.default_schedule.id)
+      assert.equal(s.created_at, s.updated_at)
+      assert.equal(seed.org_id, s.organization_id)
+      assert.same(s, get(s.id, V25))
+      local listing = call("GET", sync_path(s.id) .. "/schemas").json.data
+      assert.same({ "public.accounts", "public.events", "public.users" },
+        { listing[1].id, listing[2].id, listing[3].id })
+      for _, x in ipairs(listing) do assert.is_true(x.enabled) end
+      local ids = {}
+      for _, x in ipairs(call("GET", "/api/bulk/syncs").json.data) do ids[x.id] = true end
+      assert.is_true(ids[s.id])
+      -- The new sync is a sync like any other: PUT, start, delete.
+      assert.equal(200, put(s.id, minimal25(), V25).status)
+      assert.equal(200, call("POST", sync_path(s.id) .. "/executions", { body = {} }).status)
+      assert.equal(200, call("DELETE", sync_path(s.id)).status)
+    end)
+
+    it("selects only the listed schemas, with their field choices, in 2024-02-08 too", function()
+      local b = minimal24()
+      b.discover = true
+      b.schemas = json.array { { id = "public.users", fields = json.array { { id = "email", obfuscate = true } } } }
+      local res = create(b, V24)
+      assert.equal(200, res.status)
+      assert.is_true(res.json.data.discover)
+      assert.equal("hourly", res.json.data.schedule.frequency)
+      local st = srv:state(res.json.data.id)
+      local by = by_id(st.schemas)
+      assert.is_false(by["public.accounts"].enabled)
+      assert.is_true(by["public.users"].enabled)
+      local f = by_id(by["public.users"].fields)
+      assert.same({ true, true }, { f.email.enabled, f.email.obfuscated })
+      assert.is_false(f.id.enabled)
+    end)
+
+    it("refuses what PUT refuses with 400, unknown connections with 422, another org with 403", function()
+      local before = #call("GET", "/api/bulk/syncs").json.data
+      local b = minimal25()
+      b.name = nil
+      local res = create(b, V25)
+      assert.equal(400, res.status)
+      assert.equal("name", res.json.metadata.field)
+      b = minimal25()
+      b.schemas = json.array { "public.orders" }
+      assert.equal("schemas[0]", create(b, V25).json.metadata.field)
+      b = minimal25()
+      b.default_schedule.id = seed.schedule_ids.orders_default
+      assert.equal(400, create(b, V25).status)
+      assert.equal(400, create(minimal25(), V24).status)
+      assert.equal(400, call("POST", "/api/bulk/syncs", { body = "[]" }).status)
+      b = minimal25()
+      b.destination_connection_id = seed.unknown_id
+      res = create(b, V25)
+      assert.equal(422, res.status)
+      assert.equal("destination_connection_id", res.json.metadata.field)
+      local mime = require "mime"
+      res = create(minimal25(), V25, "Basic " .. mime.b64("3f9c2e4a-0000-4000-8000-0000000000ff:" .. KEY))
+      assert.equal(403, res.status)
+      assert.equal(400, create(minimal25(), "2023-04-25").status)
+      assert.equal(before, #call("GET", "/api/bulk/syncs").json.data)
+    end)
+  end)
+
+  describe("schema writes", function()
+    local SCHEMAS = sync_path(ORDERS) .. "/schemas"
+    local function fields_of(schema_id)
+      for _, s in ipairs(srv:state(ORDERS).schemas) do
+        if s.id == schema_id then return s, by_id(s.fields) end
+      end
+    end
+
+    it("PUT of one schema replaces it in full and answers BulkSchema", function()
+      local res = call("PUT", SCHEMAS .. "/public.orders", { body = { enabled = false, user_output_name = "o",
+        fields = json.array { { id = "id", obfuscated = true, user_output_name = "ident" }, { id = "status" } } } })
+      assert.equal(200, res.status)
+      assert.is_false(res.json.data.enabled)
+      assert.equal("public.orders", res.json.data.id)
+      local s, f = fields_of("public.orders")
+      assert.same({ false, "o", "", "", null, false }, { s.enabled, s.user_output_name, s.partition_key,
+        s.tracking_field, s.data_cutoff_timestamp, s.disable_data_cutoff })
+      assert.same({}, s.filters)
+      assert.same({ true, true, "ident" }, { f.id.enabled, f.id.obfuscated, f.id.user_output_name })
+      assert.same({ true, false }, { f.status.enabled, f.status.obfuscated })
+      assert.is_false(f.customer_id.enabled)
+      assert.same(res.json.data, call("GET", SCHEMAS .. "/public.orders").json.data)
+    end)
+
+    it("PUT of one schema with fields omitted, null or [] enables every field and resets the rest", function()
+      for _, body in ipairs { {}, { fields = null }, { fields = json.array() } } do
+        srv:reset()
+        local res = call("PUT", SCHEMAS .. "/public.customers", { body = body })
+        assert.equal(200, res.status)
+        local s, f = fields_of("public.customers")
+        assert.is_true(s.enabled)
+        assert.equal("", s.tracking_field)
+        for _, x in pairs(f) do assert.same({ true, false, "" }, { x.enabled, x.obfuscated, x.user_output_name }) end
+      end
+    end)
+
+    it("PUT of one schema refuses obfuscate, id and unknown fields with 500 (no 400 is declared)", function()
+      local before = srv:state(ORDERS).schemas
+      for _, body in ipairs { { fields = json.array { { id = "id", obfuscate = true } } }, { id = "public.orders" },
+        { fields = json.array { { id = "nope" } } }, { partition_key = "nope" }, { enabled = null }, "[]", "" } do
+        local res = call("PUT", SCHEMAS .. "/public.orders", { body = body })
+        assert.equal(500, res.status, json.encode(body))
+      end
+      assert.equal(404, call("PUT", SCHEMAS .. "/public.nope", { body = {} }).status)
+      assert.equal(404, call("PUT", sync_path(seed.unknown_id) .. "/schemas/public.orders", { body = {} }).status)
+      assert.same(before, srv:state(ORDERS).schemas)
+    end)
+
+    it("PATCH changes only the listed schemas, each in full, and answers every schema", function()
+      local before = by_id(srv:state(ORDERS).schemas)
+      local res = call("PATCH", SCHEMAS, { body = { schemas = json.array {
+        { id = "public.audit_log", enabled = true },
+        { id = "public.orders", enabled = true, partition_key = "id", fields = json.array { { id = "id" } } } } } })
+      assert.equal(200, res.status)
+      assert.equal(#srv:state(ORDERS).schemas, #res.json.data)
+      local after = by_id(srv:state(ORDERS).schemas)
+      assert.same(before["public.customers"], after["public.customers"])
+      assert.same(before["public.refunds"], after["public.refunds"])
+      assert.is_true(after["public.audit_log"].enabled)
+      for _, f in ipairs(after["public.audit_log"].fields) do assert.same({ true, false }, { f.enabled, f.obfuscated }) end
+      assert.equal("id", after["public.orders"].partition_key)
+      assert.equal("", after["public.orders"].tracking_field)
+      local f = by_id(after["public.orders"].fields)
+      assert.is_true(f.id.enabled)
+      assert.is_false(f.status.enabled)
+      assert.same(by_id(res.json.data)["public.orders"], call("GET", SCHEMAS .. "/public.orders").json.data)
+      -- null or [] changes nothing.
+      local now = srv:state(ORDERS).schemas
+      assert.equal(200, call("PATCH", SCHEMAS, { body = { schemas = null } }).status)
+      assert.equal(200, call("PATCH", SCHEMAS, { body = {} }).status)
+      assert.same(now, srv:state(ORDERS).schemas)
+    end)
+
+    it("PATCH refuses the whole request with 400 when one item is wrong", function()
+      local before = srv:state(ORDERS).schemas
+      for _, items in ipairs {
+        { { id = "public.orders", enabled = false }, { id = "public.nope" } },
+        { { id = "public.orders" }, { id = "public.orders" } },
+        { { enabled = true } },
+        { { id = "public.orders", fields = json.array { { id = "id", obfuscate = true } } } },
+        { { id = "public.orders", fields = json.array { { id = "nope" } } } },
+      } do
+        local res = call("PATCH", SCHEMAS, { body = { schemas = json.array(items) } })
+        assert.equal(400, res.status, json.encode(items))
+        assert.is_string(res.json.metadata.field)
+      end
+      assert.equal(400, call("PATCH", SCHEMAS, { body = "[]" }).status)
+      assert.equal(404, call("PATCH", sync_path(seed.unknown_id) .. "/schemas", { body = {} }).status)
+      assert.same(before, srv:state(ORDERS).schemas)
+    end)
+
+    it("cancels one schema of the running execution; the last one cancels the execution", function()
+      local res = call("POST", SCHEMAS .. "/public.orders/cancel")
+      assert.equal(200, res.status)
+      assert.is_string(res.json.data.message)
+      local e = call("POST", sync_path(ORDERS) .. "/executions",
+        { body = { schemas = json.array { "public.orders", "public.customers" } } }).json.data
+      assert.equal(200, call("POST", SCHEMAS .. "/public.orders/cancel").status)
+      local st = srv:state(ORDERS).executions[1]
+      assert.equal("created", st.status)
+      local parts = {}
+      for _, x in ipairs(st.schemas) do parts[x.schema] = x.status end
+      assert.same({ ["public.orders"] = "canceled", ["public.customers"] = "created" }, parts)
+      assert.equal(200, call("POST", SCHEMAS .. "/public.customers/cancel").status)
+      assert.equal("canceled", call("GET", sync_path(ORDERS) .. "/executions/" .. e.id).json.data.status)
+      assert.equal(404, call("POST", SCHEMAS .. "/public.nope/cancel").status)
+    end)
+  end)
+
+  describe("schedules", function()
+    local SCHED = sync_path(ORDERS) .. "/schedules"
+    local S = seed.schedule_ids
+
+    it("lists the default schedule, then the additional ones, camelCase, in both versions", function()
+      for _, v in ipairs { V25, V24 } do
+        local res = call("GET", SCHED, { version = v })
+        assert.equal(200, res.status)
+        local list = res.json.data
+        assert.equal(3, #list)
+        assert.same({ true, false, false }, { list[1].isDefault, list[2].isDefault, list[3].isDefault })
+        assert.same({ "daily", "5", "30", ORDERS }, { list[1].frequency, list[1].hour, list[1].minute, list[1].syncId })
+        assert.equal("incrementalFields", list[2].selectiveMode)
+        assert.same({ "public.orders", "public.customers" }, list[2].schemas)
+        assert.equal(seed.creator.id, list[1].createdBy)
+        assert.is_nil(list[1].id)
+        assert.is_nil(list[2].selective_mode)
+        assert.same(list[2], call("GET", SCHED .. "/" .. S.orders_hourly, { version = v }).json.data)
+      end
+    end)
+
+    it("POST adds an additional schedule the sync shows; DELETE removes it", function()
+      local res = call("POST", SCHED, { body = { schedule = { frequency = "hourly", minute = "7",
+        selectiveMode = "none" } } })
+      assert.equal(200, res.status)
+      assert.same({ "hourly", "7", "none", false, "normal" }, { res.json.data.frequency, res.json.data.minute,
+        res.json.data.selectiveMode, res.json.data.isDefault, res.json.data.syncMode })
+      assert.same({}, res.json.data.schemas)
+      local extra = get(ORDERS, V25).additional_schedules
+      assert.equal(3, #extra)
+      local new = extra[3]
+      assert.same({ "hourly", "7", "none" }, { new.frequency, new.minute, new.selective_mode })
+      assert.equal(4, #call("GET", SCHED).json.data)
+      local del = call("DELETE", SCHED .. "/" .. new.id)
+      assert.equal(200, del.status)
+      assert.equal("", del.body)
+      assert.equal(2, #get(ORDERS, V25).additional_schedules)
+      assert.equal(404, call("GET", SCHED .. "/" .. new.id).status)
+      assert.equal(404, call("DELETE", SCHED .. "/" .. new.id).status)
+    end)
+
+    it("PUT replaces a schedule whole: omitted parts, resync mode and schemas are gone", function()
+      local res = call("PUT", SCHED .. "/" .. S.orders_weekly, { body = { schedule = { frequency = "daily",
+        hour = "2" } } })
+      assert.equal(200, res.status)
+      local extra = by_id(get(ORDERS, V25).additional_schedules)[S.orders_weekly]
+      assert.same({ "daily", "2" }, { extra.frequency, extra.hour })
+      assert.is_nil(extra.day_of_week)
+      assert.is_nil(extra.resync_mode)
+      assert.same({}, extra.schemas)
+      assert.equal("normal", res.json.data.syncMode)
+      -- The default schedule: the sync's default_schedule (and 2024-02-08 schedule) follow.
+      res = call("PUT", SCHED .. "/" .. S.orders_default, { body = { schedule = { frequency = "weekly",
+        dayOfWeek = "monday" } } })
+      assert.equal(200, res.status)
+      local sync = get(ORDERS, V25)
+      assert.same({ S.orders_default, "weekly", "monday" }, { sync.default_schedule.id,
+        sync.default_schedule.frequency, sync.default_schedule.day_of_week })
+      assert.is_nil(sync.default_schedule.hour)
+      assert.same({ frequency = "weekly", day_of_week = "monday" }, get(ORDERS, V24).schedule)
+    end)
+
+    it("refuses bad bodies with 400, selectiveMode on the default, and deleting the default with 500", function()
+      local before = srv:state(ORDERS).sync
+      for _, body in ipairs { {}, { schedule = {} }, { schedule = { frequency = "daily", day_of_week = "monday" } },
+        { schedule = { frequency = "daily", id = S.orders_hourly } }, { schedule = { frequency = "often" } } } do
+        assert.equal(400, call("POST", SCHED, { body = body }).status, json.encode(body))
+        assert.equal(400, call("PUT", SCHED .. "/" .. S.orders_hourly, { body = body }).status)
+      end
+      local res = call("PUT", SCHED .. "/" .. S.orders_default, { body = { schedule = { frequency = "daily",
+        selectiveMode = "none" } } })
+      assert.equal(400, res.status)
+      assert.equal("schedule.selectiveMode", res.json.metadata.field)
+      assert.equal(500, call("DELETE", SCHED .. "/" .. S.orders_default).status)
+      assert.equal(404, call("GET", SCHED .. "/" .. S.crm_default).status)
+      assert.equal(404, call("GET", sync_path(seed.unknown_id) .. "/schedules").status)
+      assert.same(before, srv:state(ORDERS).sync)
+    end)
+  end)
+
+  describe("execution logs", function()
+    local function run()
+      srv:config { execution_steps = 2 }
+      local e = call("POST", sync_path(ORDERS) .. "/executions",
+        { body = { schemas = json.array { "public.orders", "public.customers" } } }).json.data
+      return sync_path(ORDERS) .. "/executions/" .. e.id, e.id
+    end
+
+    it("lists a log URL for the execution and each schema, with an expiry", function()
+      local path, id = run()
+      local res = call("GET", path .. "/logs")
+      assert.equal(200, res.status)
+      assert.equal(3, #res.json.data.URLs)
+      assert.truthy(res.json.data.URLs[2]:find(id .. "/public.orders", 1, true))
+      assert.is_string(res.json.data.Expires)
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/executions/" .. seed.unknown_id .. "/logs").status)
+    end)
+
+    it("exports: the first answer carries only a job, the next the url and the job done", function()
+      local path = run()
+      local first = call("POST", path .. "/logs/export?notify=true")
+      assert.equal(200, first.status)
+      assert.is_nil(first.json.data)
+      assert.equal("created", first.json.job.status)
+      local second = call("POST", path .. "/logs/export?notify=false")
+      assert.equal(first.json.job.job_id, second.json.job.job_id)
+      assert.equal("done", second.json.job.status)
+      assert.is_string(second.json.data.url)
+      assert.equal(400, call("POST", path .. "/logs/export?notify=yes").status)
+    end)
+
+    it("pages console logs with limit and after; the entries follow the execution", function()
+      local path = run()
+      local res = call("GET", path .. "/consolelog")
+      assert.equal(200, res.status)
+      assert.same({ "execution created" }, { res.json.data.entries[1].message })
+      assert.equal(null, res.json.data.next_cursor)
+      call("GET", path)
+      call("GET", path)
+      local seen, cursor = {}, nil
+      repeat
+        local q = "?limit=2" .. (cursor and "&after=" .. cursor or "")
+        local page = call("GET", path .. "/consolelog" .. q).json.data
+        assert.is_true(#page.entries <= 2)
+        for _, x in ipairs(page.entries) do seen[#seen + 1] = x.message end
+        cursor = page.next_cursor ~= null and page.next_cursor or nil
+      until not cursor
+      assert.same({ "execution created", "schema public.orders started", "schema public.customers started",
+        "schema public.orders completed", "schema public.customers completed", "execution completed" }, seen)
+      local one = call("GET", path .. "/schemas/public.customers/consolelog").json.data.entries
+      assert.same({ "schema public.customers started", "schema public.customers completed" },
+        { one[1].message, one[2].message })
+      assert.equal(200, call("GET", path .. "/consolelog?limit=500").status)
+      for _, q in ipairs { "?limit=0", "?limit=x", "?after=x", "?after=99" } do
+        assert.equal(400, call("GET", path .. "/consolelog" .. q).status, q)
+      end
+      assert.equal(404, call("GET", path .. "/schemas/public.refunds/consolelog").status)
+    end)
+
+    it("answers console logs in 2024-02-08 with 404: that version has no such endpoint", function()
+      local path = run()
+      assert.equal(404, call("GET", path .. "/consolelog", { version = V24 }).status)
+      assert.equal(404, call("GET", path .. "/schemas/public.orders/consolelog", { version = V24 }).status)
+      assert.equal(200, call("GET", path .. "/logs", { version = V24 }).status)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

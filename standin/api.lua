@@ -485,6 +485,7 @@ function M.check_config(key, value)
 end
 
 function App:reset()
+  self.exports = {}
   self.data = seed.build(self.org_id)
   self.data.executions = {}
   self.seq, self.done_seq = 0, 0
@@ -530,7 +531,9 @@ local function unauthorized(version, msg)
 end
 
 -- The endpoints that declare 403.
-M.forbidden_endpoints = { put = true, delete = true, activate = true, cancel = true, cancel_execution = true }
+M.forbidden_endpoints = { create = true, put = true, delete = true, activate = true, cancel = true,
+  cancel_execution = true, put_schema = true, patch_schemas = true, cancel_schema = true,
+  list_schedules = true, create_schedule = true, get_schedule = true, put_schedule = true, delete_schedule = true }
 
 -- Returns the credential kind, or status and error body. Only an endpoint
 -- that declares 403 (M.forbidden_endpoints) answers it, for a Basic
@@ -577,7 +580,10 @@ end
 -- else 404 (the GETs of one sync or schema, the schemas listing, the
 -- executions list, one execution, the status listing): the harshest reading,
 -- since no other declared status says "your request is wrong".
-M.bad_request_status = { list = 500, get = 404, put = 400, schemas = 404, schema = 404,
+M.bad_request_status = { create = 400, put_schema = 500, patch_schemas = 400, cancel_schema = 500,
+  logs = 404, export_logs = 400, consolelog = 400, schema_consolelog = 400,
+  list_schedules = 500, create_schedule = 400, get_schedule = 500, put_schedule = 400, delete_schedule = 500,
+  list = 500, get = 404, put = 400, schemas = 404, schema = 404,
   delete = 500, activate = 500, cancel = 500, start = 400, executions = 404, execution = 404,
   cancel_execution = 500, status = 500, list_status = 404 }
 
@@ -601,15 +607,15 @@ local function not_found(id)
   return api_error(404, "not_found", "bulk sync not found", { id = id })
 end
 
-function App:put(id, body_text, version, actor)
-  local sync = self:find(id)
-  if not sync then return not_found(id) end
+-- Decodes and checks a sync body (PUT and create share it); returns the body,
+-- or nil and the 400 answer.
+local function sync_body(body_text, version)
   if body_text == nil or body_text:match("^%s*$") then
-    return api_error(400, "bad_request", "request body is required", {})
+    return nil, api_error(400, "bad_request", "request body is required", {})
   end
   local body, err = json.decode(body_text)
   if body == nil then
-    return api_error(400, "invalid_json", "request body is not valid JSON: " .. err, {})
+    return nil, api_error(400, "invalid_json", "request body is not valid JSON: " .. err, {})
   end
   local function invalid(path, msg, reason)
     if path == "" then
@@ -618,10 +624,85 @@ function App:put(id, body_text, version, actor)
     return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
   end
   local p, m, r = check(BODY[version], body, "", version)
-  if p then return invalid(p, m, r) end
+  if p then return nil, invalid(p, m, r) end
+  return body
+end
 
-  local schemas
-  schemas, p, m, r = apply_schemas(self.data.schemas[id], body.schemas)
+local function invalid_field(path, msg, reason)
+  return api_error(400, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
+end
+
+local replace -- below: the full replacement PUT and create share
+
+function App:put(id, body_text, version, actor)
+  local sync = self:find(id)
+  if not sync then return not_found(id) end
+  local body, status, err = sync_body(body_text, version)
+  if not body then return status, err end
+  local new, schemas
+  new, schemas, status, err = replace(sync, self.data.schemas[id], body, version, actor)
+  if not new then return status, err end
+  self.data.syncs[id] = new
+  self.data.schemas[id] = schemas
+  return 200, { data = M.view(new, version, self.config) }
+end
+
+-- The schemas a new sync finds on its source: every source connection
+-- offers the same three synthetic tables.
+function M.source_schemas()
+  local function f(id) return { id = id, enabled = true, obfuscated = false, output_name = id, user_output_name = "" } end
+  local function s(id, fields)
+    local list = A {}
+    for i, name in ipairs(fields) do list[i] = f(name) end
+    return { id = id, enabled = true, output_name = id:gsub("%.", "_"), user_output_name = "", partition_key = "",
+      tracking_field = "", data_cutoff_timestamp = null, disable_data_cutoff = false, filters = A {},
+      fields = list }
+  end
+  return A {
+    s("public.accounts", { "id", "name", "updated_at" }),
+    s("public.events", { "id", "kind", "created_at" }),
+    s("public.users", { "id", "email", "updated_at" }),
+  }
+end
+
+-- The connections a sync may name: the seed's.
+local function known_connection(id)
+  for _, c in pairs(seed.connections) do
+    if c == id then return true end
+  end
+  return false
+end
+M.known_connection = known_connection
+
+-- POST /api/bulk/syncs: the PUT body and validation; what it omits takes the
+-- defaults a PUT reset gives, and omitted or null `schemas` selects every
+-- schema of the source. A well-formed body naming a connection the
+-- organization does not have is unprocessable (422).
+function App:create(body_text, version, actor)
+  local body, status, err = sync_body(body_text, version)
+  if not body then return status, err end
+  for _, key in ipairs { "source_connection_id", "destination_connection_id" } do
+    if not known_connection(body[key]) then
+      return api_error(422, "unprocessable", "field '" .. key .. "' names no connection of this organization",
+        { field = key, reason = "unknown_id" })
+    end
+  end
+  local template = { id = new_uuid(), organization_id = self.org_id, additional_schedules = A {}, discover = false }
+  local new, schemas
+  new, schemas, status, err = replace(template, M.source_schemas(), body, version, actor)
+  if not new then return status, err end
+  self.data.syncs[new.id] = new
+  self.data.schemas[new.id] = schemas
+  self.data.order[#self.data.order + 1] = new.id
+  return 200, { data = M.view(new, version, self.config) }
+end
+
+-- The record a full replacement of `sync` (and its schemas `old_schemas`)
+-- by `body` gives, and its schemas; or nil, nil, status, error. Create
+-- passes a template holding only the stamps a new sync starts with.
+function replace(sync, old_schemas, body, version, actor)
+  local invalid = function(p, m, r) return nil, nil, invalid_field(p, m, r) end
+  local schemas, p, m, r = apply_schemas(old_schemas, body.schemas)
   if not schemas then return invalid(p, m, r) end
   local schema_ids = {}
   for _, s in ipairs(schemas) do schema_ids[s.id] = true end
@@ -632,8 +713,8 @@ function App:put(id, body_text, version, actor)
     -- Read-only here: a normal caller's organization comes from its key, so
     -- a body's organization_id (meant for partner callers) is ignored.
     organization_id = sync.organization_id,
-    created_at = sync.created_at,
-    created_by = json.copy(sync.created_by),
+    created_at = sync.created_at or now,
+    created_by = json.copy(sync.created_by or actor),
     updated_at = now,
     updated_by = json.copy(actor),
     name = body.name,
@@ -660,15 +741,16 @@ function App:put(id, body_text, version, actor)
     new.discover = opt(body.discover, false)
   else
     local ds = body.default_schedule
-    if ds.id ~= nil and ds.id ~= sync.default_schedule.id then
+    local old_default = sync.default_schedule or {}
+    if ds.id ~= nil and ds.id ~= old_default.id then
       return invalid("default_schedule.id", "is not the id of this sync's default schedule", "unknown_id")
     end
-    new.discover = sync.discover
+    new.discover = opt(sync.discover, false)
     local content = pick(ds, SCHEDULE_KEYS)
-    if ds.frequency == "multi" then content.multi = sync.default_schedule.multi end
+    if ds.frequency == "multi" then content.multi = old_default.multi end
     new.default_schedule = stored_schedule(sync.default_schedule, content, DEFAULT_KEYS, now, actor)
     local old_by_id = {}
-    for _, s in ipairs(sync.additional_schedules) do old_by_id[s.id] = s end
+    for _, s in ipairs(sync.additional_schedules or {}) do old_by_id[s.id] = s end
     local seen, list = {}, A {}
     for i, item in ipairs(opt(body.additional_schedules, {})) do
       local path = "additional_schedules[" .. (i - 1) .. "]"
@@ -691,10 +773,7 @@ function App:put(id, body_text, version, actor)
     end
     new.additional_schedules = list
   end
-
-  self.data.syncs[id] = new
-  self.data.schemas[id] = schemas
-  return 200, { data = M.view(new, version, self.config) }
+  return new, schemas
 end
 
 ---------------------------------------------------------------- the list
@@ -781,11 +860,14 @@ end
 -- name and its path parameters, or nil and 404/405 for what is not one.
 function M.match(method, path)
   path = path:gsub("(.)/$", "%1")
-  local function only(m, name, id, sub)
+  local function only(m, name, id, sub, extra)
     if method ~= m then return nil, 405 end
-    return name, id, sub
+    return name, id, sub, extra
   end
-  if path == "/api/bulk/syncs" then return only("GET", "list") end
+  if path == "/api/bulk/syncs" then
+    if method == "POST" then return "create" end
+    return only("GET", "list")
+  end
   if path == "/api/bulk/syncs/status" then return only("GET", "list_status") end
   local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
   if not id then return nil, 404 end
@@ -795,7 +877,21 @@ function M.match(method, path)
     if method == "DELETE" then return "delete", id end
     return only("PUT", "put", id)
   end
-  if rest == "/schemas" then return only("GET", "schemas", id) end
+  if rest == "/schemas" then
+    if method == "PATCH" then return "patch_schemas", id end
+    return only("GET", "schemas", id)
+  end
+  if rest == "/schedules" then
+    if method == "POST" then return "create_schedule", id end
+    return only("GET", "list_schedules", id)
+  end
+  local schedule_id = rest:match("^/schedules/([^/]+)$")
+  if schedule_id then
+    schedule_id = decode_path(schedule_id)
+    if method == "PUT" then return "put_schedule", id, schedule_id end
+    if method == "DELETE" then return "delete_schedule", id, schedule_id end
+    return only("GET", "get_schedule", id, schedule_id)
+  end
   if rest == "/activate" then return only("POST", "activate", id) end
   if rest == "/cancel" then return only("POST", "cancel", id) end
   if rest == "/status" then return only("GET", "status", id) end
@@ -803,19 +899,44 @@ function M.match(method, path)
     if method == "GET" then return "executions", id end
     return only("POST", "start", id)
   end
-  local schema_id = rest:match("^/schemas/([^/]+)$")
-  if schema_id then return only("GET", "schema", id, decode_path(schema_id)) end
+  local schema_id, schema_tail = rest:match("^/schemas/([^/]+)(.*)$")
+  if schema_id and schema_tail == "" then
+    if method == "PUT" then return "put_schema", id, decode_path(schema_id) end
+    return only("GET", "schema", id, decode_path(schema_id))
+  end
+  if schema_id and schema_tail == "/cancel" then return only("POST", "cancel_schema", id, decode_path(schema_id)) end
   local exec_id, tail = rest:match("^/executions/([^/]+)(.*)$")
   if exec_id and tail == "" then return only("GET", "execution", id, decode_path(exec_id)) end
+  if exec_id and tail == "/logs" then return only("GET", "logs", id, decode_path(exec_id)) end
+  if exec_id and tail == "/logs/export" then return only("POST", "export_logs", id, decode_path(exec_id)) end
+  if exec_id and tail == "/consolelog" then return only("GET", "consolelog", id, decode_path(exec_id)) end
+  local log_schema = exec_id and tail:match("^/schemas/([^/]+)/consolelog$")
+  if log_schema then
+    return only("GET", "schema_consolelog", id, decode_path(exec_id), decode_path(log_schema))
+  end
   if exec_id and tail == "/cancel" then return only("POST", "cancel_execution", id, decode_path(exec_id)) end
   return nil, 404
 end
 
 -- Serves an authenticated request with a supported version.
-function App:serve(endpoint, id, schema_id, req, version, actor)
+function App:serve(endpoint, id, schema_id, req, version, actor, extra)
   local query = parse_query(req.query)
+  if endpoint == "logs" then return self:execution_logs(id, schema_id) end
+  if endpoint == "export_logs" then return self:export_logs(id, schema_id, query) end
+  if endpoint == "consolelog" or endpoint == "schema_consolelog" then
+    return self:console_log(endpoint, id, schema_id, extra, query, version)
+  end
   if endpoint == "list" then return self:list(query, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
+  if endpoint == "create" then return self:create(req.body, version, actor) end
+  if endpoint == "put_schema" then return self:put_schema(id, schema_id, req.body, version) end
+  if endpoint == "patch_schemas" then return self:patch_schemas(id, req.body, version) end
+  if endpoint == "cancel_schema" then return self:cancel_schema(id, schema_id) end
+  if endpoint == "list_schedules" then return self:list_schedules(id) end
+  if endpoint == "create_schedule" then return self:create_schedule(id, req.body, version, actor) end
+  if endpoint == "get_schedule" then return self:get_schedule(id, schema_id) end
+  if endpoint == "put_schedule" then return self:put_schedule(id, schema_id, req.body, version, actor) end
+  if endpoint == "delete_schedule" then return self:delete_schedule(id, schema_id) end
   if endpoint == "delete" then return self:delete(id, query) end
   if endpoint == "activate" then return self:activate(id, req.body, version, actor) end
   if endpoint == "cancel" then return self:cancel_sync(id) end
@@ -854,7 +975,7 @@ function App:handle(req)
   if version == nil or version == "" then version = M.default_version end
   local served = M.versions[version] and version or M.default_version
 
-  local endpoint, id, schema_id = M.match(req.method, req.path)
+  local endpoint, id, schema_id, extra = M.match(req.method, req.path)
   local kind, status, err = self:authenticate(req.headers, served, endpoint)
   if not kind then return status, err, served end
   if not endpoint then
@@ -872,14 +993,21 @@ function App:handle(req)
       { header = "X-Polytomic-Version" })
     return status, err, served
   end
-  status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind))
+  status, err = self:serve(endpoint, id, schema_id, req, version, self:actor(kind), extra)
   return status, err, version
 end
 
-require "standin.lifecycle"(M, App, {
+local helpers = {
   api_error = api_error, not_found = not_found, bad_request = bad_request, bool_param = bool_param,
   now_rfc3339 = now_rfc3339, new_uuid = new_uuid, is_uuid = is_uuid, pick = pick, check = check,
-  decode_path = decode_path,
-})
+  decode_path = decode_path, join = join, stored_schedule = stored_schedule, DEFAULT_KEYS = DEFAULT_KEYS,
+  ADDITIONAL_KEYS = ADDITIONAL_KEYS,
+  desc = { object = object, array = array, nullable = nullable, enum = enum, STRING = STRING, BOOL = BOOL,
+    DATETIME = DATETIME, UUID = UUID, FILTER = FILTER, FREQUENCY = FREQUENCY, SELECTIVE = SELECTIVE },
+}
+require "standin.lifecycle"(M, App, helpers)
+require "standin.writes"(M, App, helpers)
+require "standin.schedules"(M, App, helpers)
+require "standin.logs"(M, App, helpers)
 
 return M
