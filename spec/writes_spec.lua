@@ -163,3 +163,36 @@ describe("writes against the stand-in", function()
     end)
   end)
 end)
+
+describe("connections and error handling", function()
+  local CONN = "a1c0ffee-0000-4000-8000-000000000001"
+  local SYNC = "0b4a6ad1-6a2b-4d8e-9a3f-2f1d2c3b4a51"
+  local function recording(body)
+    local seen = {}
+    local c = bulksync.new { api_key = "k", transport = function(req)
+      seen[#seen + 1] = req.method .. " " .. req.url:gsub("^https?://[^/]+", "")
+      return { status = 200, headers = {}, body = body }
+    end }
+    return c, seen
+  end
+
+  it("source, target and error_handling GET their paths", function()
+    local c, seen = recording('{"data":{"schemas":[]}}')
+    assert.same({ schemas = {} }, c:source(CONN, { include_fields = false }))
+    c:target(CONN)
+    c:error_handling(SYNC)
+    assert.same({
+      "GET /api/connections/" .. CONN .. "/bulksync/source?include_fields=false",
+      "GET /api/connections/" .. CONN .. "/bulksync/target",
+      "GET /api/bulk/syncs/" .. SYNC .. "/error-handling",
+    }, seen)
+  end)
+
+  it("refuse a connection id that is not a UUID and a bad option, sending nothing", function()
+    local c, seen = recording("{}")
+    assert.equal("connection_id", refused(c.source, c, "postgres").errors[1].path)
+    refused(c.source, c, CONN, { include_fields = "yes" })
+    refused(c.target, c, CONN, { include_field = true })
+    assert.equal(0, #seen)
+  end)
+end)
