@@ -24,7 +24,7 @@ local EP = require "bulksync.endpoints"
 local X = require "bulksync.rmw"
 
 local type, pairs, ipairs, setmetatable, getmetatable = type, pairs, ipairs, setmetatable, getmetatable
-local error, rawget, pcall, tostring = error, rawget, pcall, tostring
+local error, rawget, pcall, tostring, select = error, rawget, pcall, tostring, select
 local format = string.format
 
 local ROWS = EP.rows
@@ -155,10 +155,31 @@ local function state_of(self)
   return private[self]
 end
 
+-- The plan of a write that replaces a record whole (a row that `reads`
+-- it): the record read now against the body, field by field; nothing is
+-- written.
+local function replacement_plan(self, state, row, ...)
+  local n = #row.params
+  local args = { ... }
+  local opts = O.check(args[n + 2], row.option_names)
+  local version = O.version(opts.version or self.version)
+  local body = X.check_table(args[n + 1], "body", "request", "a table")
+  args[n + 1] = { retries = opts.retries }
+  local current = EP.call(state, ROWS[row.reads], (table.unpack or unpack)(args, 1, n + 1))
+  if row.wrap then current, body = { [row.wrap] = current }, { [row.wrap] = body } end
+  return X.plan_result("body", pcall(require("bulksync.plan").diff_kind, current, body,
+    { version = version, kind = row.body, id = args[n] }))
+end
+
 -- Every endpoint is a method: client:NAME(path params..., body?, opts).
 for name, row in pairs(ROWS) do
   Client[name] = function(self, ...)
-    return EP.call(state_of(self), row, ...)
+    local state = state_of(self)
+    if row.reads then
+      local opts = select(#row.params + 2, ...)
+      if type(opts) == "table" and opts.plan then return replacement_plan(self, state, row, ...) end
+    end
+    return EP.call(state, row, ...)
   end
 end
 

@@ -72,7 +72,8 @@ local QUERY_TEXT = {
 -- empty, nothing (a 200 is the whole answer); envelope, the whole answer
 -- (its data may be missing). `wrap` names the one field a body is sent
 -- in ({"schedule": ...}); `versions` lists the API versions that have the
--- endpoint, when not all do.
+-- endpoint, when not all do; `reads` names the row that reads what a
+-- replacing write replaces, for its plan (opts.plan).
 local SYNC = "/api/bulk/syncs/{id}"
 local EXEC = SYNC .. "/executions/{exec_id}"
 EP.rows = {
@@ -100,7 +101,7 @@ EP.rows = {
   create = { method = "POST", path = "/api/bulk/syncs", response = "object", body = "sync", idempotent = true,
     unsafe = true, options = { "plan" } },
   update_schema = { method = "PUT", path = SYNC .. "/schemas/{schema_id}", response = "object", body = "schema",
-    idempotent = true },
+    idempotent = true, reads = "schema", options = { "plan" } },
   update_schemas = { method = "PATCH", path = SYNC .. "/schemas", response = "list", body = "schemas",
     wrap = "schemas", idempotent = true },
   cancel_schema = { method = "POST", path = SYNC .. "/schemas/{schema_id}/cancel", response = "object" },
@@ -109,7 +110,7 @@ EP.rows = {
   create_schedule = { method = "POST", path = SYNC .. "/schedules", response = "object", body = "schedule",
     wrap = "schedule", idempotent = true, unsafe = true },
   update_schedule = { method = "PUT", path = SYNC .. "/schedules/{schedule_id}", response = "object",
-    body = "schedule", wrap = "schedule", idempotent = true },
+    body = "schedule", wrap = "schedule", idempotent = true, reads = "schedule", options = { "plan" } },
   delete_schedule = { method = "DELETE", path = SYNC .. "/schedules/{schedule_id}", response = "empty" },
   execution_logs = { method = "GET", path = EXEC .. "/logs", response = "object" },
   export_execution_logs = { method = "POST", path = EXEC .. "/logs/export", response = "envelope",

@@ -400,6 +400,47 @@ function plan.diff(current, body, opts)
                         unknowns = unknowns }, Plan)
 end
 
+--[[ plan.diff_kind(current, body, { version, kind, id }): the plan of a
+PUT that replaces one record whole (a schema's, a schedule's): for each
+field of that body, what the body keeps, changes or clears, and what its
+omission resets (the descriptor's note). current is the record as read
+back (its fields under their response names). ]]
+function plan.diff_kind(current, body, opts)
+  local schema, version = schema_of(opts.version, opts.kind)
+  current = current or {}
+  local cur = project(current, { type = "object", fields = schema.fields }, true)
+  local changes, resets = {}, 0
+  for _, f in ipairs(schema.fields or {}) do
+    local name, c = f.name, cur[f.name]
+    local b = body[name]
+    if b ~= nil then b = named(name, pcall(project, b, f)) end
+    local e
+    if b ~= nil then
+      if f.strict and (b == null or (type(b) == "table" and next(b) == nil)) then
+        e = entry(name, "reset", c, b, f.reset_note)
+      elseif equal(b, c) or (is_none(b) and is_none(c)) then
+        e = entry(name, "keep", c, b)
+      elseif b == null then
+        e = entry(name, "clear", c, null)
+      elseif is_none(c) then
+        e = entry(name, "add", c, b)
+      else
+        e = entry(name, "change", c, b)
+      end
+    elseif f.required then
+      e = entry(name, "reset", c, nil, "required: the server rejects a body without it")
+    elseif schema.replace and not is_none(c) and not (type(c) == "table" and next(c) == nil) then
+      e = entry(name, "reset", c, nil, f.reset_note)
+    else
+      e = entry(name, "keep", c, nil)
+    end
+    if e.action == "reset" then resets = resets + 1 end
+    changes[#changes + 1] = e
+  end
+  return setmetatable({ version = version, kind = opts.kind, id = opts.id, changes = changes, resets = resets,
+    unknowns = 0 }, Plan)
+end
+
 -- ===================== rendering for people =====================
 
 local CUT = 48
@@ -480,13 +521,13 @@ function plan.render(p)
     end
   end
   local lines = {
-    string.format("bulk sync %s (API %s): %s, %s%s",
+    string.format("%s %s (API %s): %s, %s%s", p.kind and ("bulk sync " .. p.kind) or "bulk sync",
                   p.id and tostring(p.id) or "(id unknown)", p.version,
                   plural(p.resets, "reset"),
                   plural(#shown - p.resets - (p.unknowns or 0), "other change"),
                   (p.unknowns or 0) > 0 and (", " .. p.unknowns .. " not known") or ""),
   }
-  local by_name = schema_of(p.version).by_name or {}
+  local by_name = schema_of(p.version, p.kind).by_name or {}
   for _, e in ipairs(shown) do
     local to = e.to
     -- A field that identifies the caller (the organization) is printed

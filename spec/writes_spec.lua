@@ -196,3 +196,50 @@ describe("connections and error handling", function()
     assert.equal(0, #seen)
   end)
 end)
+
+describe("plans of the writes that replace a record", function()
+  local srv, client
+  setup(function()
+    srv = standin.start()
+    client = bulksync.new { api_key = seed.api_key, base_url = srv.url }
+  end)
+  teardown(function()
+    if client then client:close() end
+    if srv then srv:stop() end
+  end)
+  before_each(function() srv:reset() end)
+
+  local function by_field(p)
+    local out = {}
+    for _, e in ipairs(p.changes) do out[e.field] = e end
+    return out
+  end
+
+  it("update_schema with plan = true shows the fields reset and every field enabled, sending nothing", function()
+    local p = client:update_schema(ID, "public.orders", { enabled = true }, { plan = true })
+    local e = by_field(p)
+    assert.equal("reset", e.fields.action)
+    assert.matches("every field", e.fields.note, 1, true)
+    assert.equal("reset", e.filters.action)
+    assert.is_true(p:has_resets())
+    assert.matches("RESET%s+fields", tostring(p))
+    for _, r in ipairs(srv:requests()) do assert.equal("GET", r.method) end
+  end)
+
+  it("a schema body built from its record keeps everything", function()
+    local record = client:schema(ID, "public.orders")
+    local body = {}
+    for _, k in ipairs { "enabled", "fields", "filters", "partition_key", "tracking_field",
+      "data_cutoff_timestamp", "disable_data_cutoff", "user_output_name" } do body[k] = record[k] end
+    local p = client:update_schema(ID, "public.orders", body, { plan = true })
+    assert.equal(0, p.resets, tostring(p))
+  end)
+
+  it("update_schedule with plan = true shows the schedule's change", function()
+    local sync = client:get(ID)
+    local sid = sync.default_schedule.id
+    local p = client:update_schedule(ID, sid, { frequency = "hourly" }, { plan = true })
+    assert.equal("change", by_field(p).schedule.action)
+    for _, r in ipairs(srv:requests()) do assert.equal("GET", r.method) end
+  end)
+end)

@@ -388,7 +388,7 @@ static const field f_us_disable_cutoff = {
     .name = "disable_data_cutoff", .type = T_BOOLEAN, .note = "the cutoff applies",
     .desc = "true: data_cutoff_timestamp is ignored for this schema" };
 static const field f_us_enabled = {
-    .name = "enabled", .type = T_BOOLEAN, .note = "the schema not synced",
+    .name = "enabled", .type = T_BOOLEAN, .note = "the schema enabled (the default)",
     .desc = "whether this schema is included in sync runs" };
 static const field f_us_fields = {
     .name = "fields", .type = T_LIST, .flags = F_NULLABLE | F_STRICT, .items = &i_update_field,
