@@ -550,7 +550,10 @@ function App:authenticate(headers, version, endpoint)
     local plain = mime.unb64(cred) or ""
     if plain == self.org_id .. ":" .. self.api_key then return "basic" end
     local key = plain:match("^[^:]*:(.*)$")
-    if key == self.api_key and M.forbidden_endpoints[endpoint] then
+    -- A value that is a version string: the endpoint exists (and declares
+    -- 403) in that version only; elsewhere it is missing, and answers 401.
+    local forbidden = M.forbidden_endpoints[endpoint]
+    if key == self.api_key and (forbidden == true or forbidden == version) then
       return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
     end
   elseif scheme ~= "bearer" then

@@ -71,5 +71,5 @@ return function(M, App, h)
   M.bad_request_status.target = 400
   M.bad_request_status.error_handling = 500
   M.forbidden_endpoints.target = true
-  M.forbidden_endpoints.error_handling = true
+  M.forbidden_endpoints.error_handling = M.V2025
 end
