@@ -133,6 +133,44 @@ local function copy(t)
   return c
 end
 
+-- The one place an endpoint no published file describes is described here.
+-- GET /api/bulk/syncs/{id}/error-handling: shared/reference/bulk-sync-writes.md
+-- §4 (line 105) cites the TypeScript SDK's wire test errorHandling.test.ts
+-- (commit 03c5d2f0), its only description: 200 is
+-- {"data":{"ingestion_failure_threshold":1000000,"subscribers":["alerts@example.com"]}},
+-- and 403, 404 and 500 are answered as errors. Read strictly: an integer,
+-- an array of strings, nothing else, nothing nullable; the errors are
+-- ApiError as on every other endpoint. Only that SDK line (2025-09-18) has
+-- the call, so in 2024-02-08 the endpoint is missing (404, and 401).
+local ERROR_HANDLING_SCHEMAS = {
+  BulkSyncErrorHandling = {
+    type = "object",
+    properties = {
+      ingestion_failure_threshold = { type = "integer" },
+      subscribers = { type = "array", items = { type = "string" } },
+    },
+  },
+  BulkSyncErrorHandlingEnvelope = {
+    type = "object",
+    properties = { data = { ["$ref"] = "#/components/schemas/BulkSyncErrorHandling" } },
+  },
+}
+local function error_handling_doc()
+  local function answer(name)
+    return { content = { ["application/json"] = { schema = { ["$ref"] = "#/components/schemas/" .. name } } } }
+  end
+  return { paths = { ["/api/bulk/syncs/{id}/error-handling"] = { get = { responses = {
+    ["200"] = answer "BulkSyncErrorHandlingEnvelope", ["403"] = answer "ApiError", ["404"] = answer "ApiError",
+    ["500"] = answer "ApiError" } } } } }
+end
+if docs.main then docs.error_handling = error_handling_doc() end
+
+local function copy_with(a, b)
+  local c = copy(a)
+  for k, x in pairs(b) do c[k] = copy(x) end
+  return c
+end
+
 -- The schema sets responses are checked against, per document and version.
 local function build_components()
   local main25 = copy(docs.main.components.schemas)
@@ -198,6 +236,10 @@ local function build_components()
     executions = { [V25] = openapi.new(executions25), [V24] = openapi.new(executions25) },
     -- So has the schedules file (camelCase in both).
     schedules = { [V25] = openapi.new(schedules25), [V24] = openapi.new(schedules25) },
+    -- The undocumented endpoint: its own schemas beside the main file's
+    -- (for ApiError).
+    error_handling = { [V25] = openapi.new(copy_with(main25, ERROR_HANDLING_SCHEMAS)),
+      [V24] = openapi.new(copy_with(main25, ERROR_HANDLING_SCHEMAS)) },
     rest_err = rest_err,
   }
 end
@@ -234,6 +276,10 @@ local ENDPOINTS = {
   { name = "schema_consolelog", method = "GET",
     template = "/api/bulk/syncs/{sync_id}/executions/{execution_id}/schemas/{schema_id}/consolelog",
     doc = "executions", only25 = true },
+  { name = "source", method = "GET", template = "/api/connections/{id}/bulksync/source", doc = "main" },
+  { name = "target", method = "GET", template = "/api/connections/{id}/bulksync/target", doc = "main" },
+  { name = "error_handling", method = "GET", template = "/api/bulk/syncs/{id}/error-handling", doc = "error_handling",
+    only25 = true },
   { name = "list_schedules", method = "GET", template = "/api/bulk/syncs/{sync_id}/schedules", doc = "schedules" },
   { name = "create_schedule", method = "POST", template = "/api/bulk/syncs/{sync_id}/schedules", doc = "schedules" },
   { name = "get_schedule", method = "GET", template = "/api/bulk/syncs/{sync_id}/schedules/{schedule_id}",
@@ -722,6 +768,36 @@ describe("stand-in answers", function()
       srv:script { { status = 500, body = { key = "internal_error", message = "boom", metadata = {}, status = 500 } } }
       call("put", sync_path(seed.ids.orders), { version = v, body = minimal(v) })
 
+      -- Connections as bulk source and target, a sync's error handling.
+      local function conn_path(id, role) return "/api/connections/" .. id .. "/bulksync/" .. role end
+      for _, c in pairs(seed.connections) do
+        call("source", conn_path(c, "source"), { version = v })
+        call("source", conn_path(c, "source") .. "?include_fields=false", { version = v })
+        call("source", conn_path(c, "source") .. "?include_fields=true", { version = v })
+        call("target", conn_path(c, "target"), { version = v })
+      end
+      call("source", conn_path(seed.connections.s3, "source") .. "?include_fields=no", { version = v })
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid", seed.ids.orders } do
+        call("source", conn_path(id, "source"), { version = v })
+        call("target", conn_path(id, "target"), { version = v })
+        call("error_handling", sync_path(id) .. "/error-handling", { version = v })
+      end
+      for _, id in ipairs(all_ids) do call("error_handling", sync_path(id) .. "/error-handling", { version = v }) end
+      srv:seed_many(1)
+      call("error_handling", sync_path(seed.synthetic_id(1)) .. "/error-handling", { version = v })
+      srv:script { boom, boom }
+      call("source", conn_path(seed.connections.postgres, "source"), { version = v })
+      call("target", conn_path(seed.connections.snowflake, "target"), { version = v })
+      if v == V25 then
+        srv:script { boom }
+        call("error_handling", sync_path(seed.ids.orders) .. "/error-handling", { version = v })
+      end
+      for _, auth in ipairs(bad_auths) do
+        call("source", conn_path(seed.connections.postgres, "source"), { version = v, auth = auth })
+        call("target", conn_path(seed.connections.snowflake, "target"), { version = v, auth = auth })
+        call("error_handling", sync_path(seed.ids.orders) .. "/error-handling", { version = v, auth = auth })
+      end
+
       srv:reset()
       drive_lifecycle(v, bad_auths)
       srv:reset()
@@ -872,6 +948,35 @@ describe("stand-in answers", function()
       exec_canceled = true, records = true, exec_schemas_null = true, exec_paged = true, exec_list_null = true,
       current = true, last = true, never_ran = true, next_time = true, status_list_null = true,
       schema_status = true, deleted = true }, saw)
+  end)
+
+  it("saw the connection and error-handling shapes: fields in and out, both target kinds", function()
+    local saw = {}
+    for _, r in ipairs(records) do
+      local b, e = r.body, r.endpoint.name
+      if r.status == 200 and e == "source" then
+        for _, x in ipairs(b.data.schemas) do
+          if x.fields and #x.fields > 0 then saw.fields = true end
+          if x.fields == nil then saw.no_fields = true end
+        end
+        if b.data.configuration == null then saw.source_config_null = true else saw.source_config = true end
+      elseif r.status == 200 and e == "target" then
+        if #b.data.modes == 1 then saw.snapshot_only = true end
+        if #b.data.modes == 2 then saw.both_modes = true end
+      elseif r.status == 200 and e == "error_handling" then
+        if #b.data.subscribers == 0 then saw.no_subscribers = true else saw.subscribers = true end
+      end
+    end
+    assert.same({ fields = true, no_fields = true, source_config = true, source_config_null = true,
+      snapshot_only = true, both_modes = true, no_subscribers = true, subscribers = true }, saw)
+  end)
+
+  it("would refuse an error-handling answer with a property the wire test does not show", function()
+    local v = components.error_handling[V25]
+    assert.same({}, v:validate(ref "BulkSyncErrorHandlingEnvelope",
+      { data = { ingestion_failure_threshold = 1000000, subscribers = json.array { "alerts@example.com" } } }))
+    assert.same({ "$.data.notify: undeclared property" }, v:validate(ref "BulkSyncErrorHandlingEnvelope",
+      { data = { ingestion_failure_threshold = 1, subscribers = json.array {}, notify = true } }))
   end)
 
   it("would refuse a listing item that carries fields (the check is not vacuous)", function()

@@ -1519,6 +1519,141 @@ describe("stand-in server", function()
     end)
   end)
 
+  describe("connections and error handling", function()
+    local mime = require "mime"
+    local other_org = "Basic " .. mime.b64("3f9c2e4a-0000-4000-8000-0000000000ff:" .. KEY)
+    local function conn(id, role, q) return "/api/connections/" .. id .. "/bulksync/" .. role .. (q or "") end
+
+    it("lists on every seed connection, as a source, the schemas a created sync gets", function()
+      local body = minimal25()
+      local created = call("POST", "/api/bulk/syncs", { body = body })
+      assert.equal(200, created.status)
+      local listing = call("GET", sync_path(created.json.data.id) .. "/schemas").json.data
+      for name, id in pairs(seed.connections) do
+        for _, v in ipairs { V25, V24 } do
+          local res = call("GET", conn(id, "source"), { version = v })
+          assert.equal(200, res.status, name)
+          local schemas = res.json.data.schemas
+          assert.equal(#listing, #schemas)
+          for i, s in ipairs(schemas) do
+            assert.equal(listing[i].id, s.id)
+            local one = call("GET", sync_path(created.json.data.id) .. "/schemas/" .. s.id).json.data
+            assert.equal(#one.fields, #s.fields)
+            for j, f in ipairs(s.fields) do
+              assert.equal(one.fields[j].id, f.id)
+              assert.is_string(f.type)
+              assert.is_boolean(f.is_primary_key)
+            end
+          end
+        end
+      end
+      local pg = call("GET", conn(seed.connections.postgres, "source")).json.data
+      assert.is_true(pg.capabilities.supports_tracking_fields)
+      assert.is_false(call("GET", conn(seed.connections.s3, "source")).json.data.capabilities.supports_tracking_fields)
+    end)
+
+    it("leaves the fields out with include_fields=false, and refuses another value (400)", function()
+      local with = call("GET", conn(seed.connections.postgres, "source", "?include_fields=true")).json.data
+      assert.same(call("GET", conn(seed.connections.postgres, "source")).json.data, with)
+      local without = call("GET", conn(seed.connections.postgres, "source", "?include_fields=false")).json.data
+      assert.equal(#with.schemas, #without.schemas)
+      for i, s in ipairs(without.schemas) do
+        assert.same({ id = with.schemas[i].id, name = with.schemas[i].name }, s)
+      end
+      local bad = call("GET", conn(seed.connections.postgres, "source", "?include_fields=yes"))
+      assert.equal(400, bad.status)
+      assert.equal("include_fields", bad.json.metadata.field)
+    end)
+
+    it("answers a source connection that is not there with 404", function()
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid", ORDERS } do
+        local res = call("GET", conn(id, "source"))
+        assert.equal(404, res.status)
+        assert.equal("not_found", res.json.key)
+      end
+    end)
+
+    -- The target's configuration is a JSON Schema; each seed sync's
+    -- destination_configuration must satisfy its destination's.
+    it("describes each destination's configuration so the seed's configurations fit it", function()
+      for _, id in ipairs { ORDERS, CRM, MARKETING } do
+        local sync = get(id)
+        local res = call("GET", conn(sync.destination_connection_id, "target"))
+        assert.equal(200, res.status)
+        local schema = res.json.data.configuration
+        assert.equal("object", schema.type)
+        assert.is_false(schema.additionalProperties)
+        for _, key in ipairs(schema.required or {}) do assert.is_not_nil(sync.destination_configuration[key], key) end
+        for key, value in pairs(sync.destination_configuration) do
+          local prop = schema.properties[key]
+          assert.is_not_nil(prop, key)
+          assert.equal(prop.type, type(value) == "number" and "integer" or type(value))
+        end
+        local modes = {}
+        for _, m in ipairs(res.json.data.modes) do modes[m.id] = m end
+        assert.is_not_nil(modes[sync.mode], "the destination offers the seed sync's mode")
+      end
+    end)
+
+    it("offers S3 snapshot only, without rebuild; the others both modes and every resync", function()
+      local s3 = call("GET", conn(seed.connections.s3, "target")).json.data
+      assert.equal(1, #s3.modes)
+      assert.equal("snapshot", s3.modes[1].id)
+      assert.same(json.array { "refetch", "resync" }, s3.supported_resync_modes)
+      local sf = call("GET", conn(seed.connections.snowflake, "target"), { version = V24 }).json.data
+      assert.same({ "snapshot", "replicate" }, { sf.modes[1].id, sf.modes[2].id })
+      assert.is_true(sf.modes[2].requires_identity)
+      assert.same(json.array { "refetch", "resync", "rebuild" }, sf.supported_resync_modes)
+    end)
+
+    it("answers a target connection that is not there with 400: the endpoint declares no 404", function()
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid" } do
+        local res = call("GET", conn(id, "target"))
+        assert.equal(400, res.status)
+        assert.equal("not_found", res.json.key)
+        assert.equal("id", res.json.metadata.field)
+      end
+    end)
+
+    it("answers another organization's key with 403 on the target (declared), 401 on the source", function()
+      assert.equal(403, call("GET", conn(seed.connections.s3, "target"), { auth = other_org }).status)
+      assert.equal(401, call("GET", conn(seed.connections.s3, "source"), { auth = other_org }).status)
+      assert.equal(401, call("GET", conn(seed.connections.s3, "target"), { auth = false }).status)
+    end)
+
+    it("serves a sync's error handling: stored for the seed, the default otherwise", function()
+      local res = call("GET", sync_path(ORDERS) .. "/error-handling")
+      assert.equal(200, res.status)
+      assert.same({ data = { ingestion_failure_threshold = 500,
+        subscribers = json.array { "data-team@example.com", "oncall@example.com" } } }, res.json)
+      assert.equal(0, call("GET", sync_path(CRM) .. "/error-handling").json.data.ingestion_failure_threshold)
+      local default = call("GET", sync_path(MARKETING) .. "/error-handling").json
+      assert.same({ data = { ingestion_failure_threshold = 1000000, subscribers = json.array {} } }, default)
+      assert.is_true(json.is_array(default.data.subscribers))
+      local created = call("POST", "/api/bulk/syncs", { body = minimal25() }).json.data
+      assert.same(default, call("GET", sync_path(created.id) .. "/error-handling").json)
+    end)
+
+    it("answers error handling of a sync that is not there, or was deleted, with 404", function()
+      for _, id in ipairs { seed.unknown_id, "not-a-uuid" } do
+        assert.equal(404, call("GET", sync_path(id) .. "/error-handling").status)
+      end
+      assert.equal(200, call("DELETE", sync_path(ORDERS)).status)
+      assert.equal(404, call("GET", sync_path(ORDERS) .. "/error-handling").status)
+      assert.equal(405, call("PUT", sync_path(CRM) .. "/error-handling", { body = {} }).status)
+    end)
+
+    it("answers error handling in 2024-02-08 with 404, and 401 for another organization's key", function()
+      local res = call("GET", sync_path(ORDERS) .. "/error-handling", { version = V24 })
+      assert.equal(404, res.status)
+      assert.equal("not_found", res.json.key)
+      assert.equal(403, call("GET", sync_path(ORDERS) .. "/error-handling", { auth = other_org }).status)
+      local other = call("GET", sync_path(ORDERS) .. "/error-handling", { version = V24, auth = other_org })
+      assert.equal(401, other.status)
+      assert.equal("Unauthorized", other.json.status)
+    end)
+  end)
+
   describe("process", function()
     it("stops on POST /_standin/shutdown and on stop()", function()
       local other = standin.start()

@@ -550,7 +550,10 @@ function App:authenticate(headers, version, endpoint)
     local plain = mime.unb64(cred) or ""
     if plain == self.org_id .. ":" .. self.api_key then return "basic" end
     local key = plain:match("^[^:]*:(.*)$")
-    if key == self.api_key and M.forbidden_endpoints[endpoint] then
+    -- A value that is a version string: the endpoint exists (and declares
+    -- 403) in that version only; elsewhere it is missing, and answers 401.
+    local forbidden = M.forbidden_endpoints[endpoint]
+    if key == self.api_key and (forbidden == true or forbidden == version) then
       return nil, api_error(403, "forbidden", "the API key is not valid for this organization")
     end
   elseif scheme ~= "bearer" then
@@ -648,21 +651,19 @@ function App:put(id, body_text, version, actor)
 end
 
 -- The schemas a new sync finds on its source: every source connection
--- offers the same three synthetic tables.
+-- offers the same tables (standin/catalog.lua), every field enabled.
 function M.source_schemas()
-  local function f(id) return { id = id, enabled = true, obfuscated = false, output_name = id, user_output_name = "" } end
-  local function s(id, fields)
-    local list = A {}
-    for i, name in ipairs(fields) do list[i] = f(name) end
-    return { id = id, enabled = true, output_name = id:gsub("%.", "_"), user_output_name = "", partition_key = "",
-      tracking_field = "", data_cutoff_timestamp = null, disable_data_cutoff = false, filters = A {},
-      fields = list }
+  local list = A {}
+  for i, t in ipairs(require("standin.catalog").source_tables) do
+    local fields = A {}
+    for j, f in ipairs(t.fields) do
+      fields[j] = { id = f[1], enabled = true, obfuscated = false, output_name = f[1], user_output_name = "" }
+    end
+    list[i] = { id = t.id, enabled = true, output_name = (t.id:gsub("%.", "_")), user_output_name = "",
+      partition_key = "", tracking_field = "", data_cutoff_timestamp = null, disable_data_cutoff = false,
+      filters = A {}, fields = fields }
   end
-  return A {
-    s("public.accounts", { "id", "name", "updated_at" }),
-    s("public.events", { "id", "kind", "created_at" }),
-    s("public.users", { "id", "email", "updated_at" }),
-  }
+  return list
 end
 
 -- The connections a sync may name: the seed's.
@@ -869,6 +870,8 @@ function M.match(method, path)
     return only("GET", "list")
   end
   if path == "/api/bulk/syncs/status" then return only("GET", "list_status") end
+  local conn, role = path:match("^/api/connections/([^/]+)/bulksync/([^/]+)$")
+  if role == "source" or role == "target" then return only("GET", role, decode_path(conn)) end
   local id, rest = path:match("^/api/bulk/syncs/([^/]+)(.*)$")
   if not id then return nil, 404 end
   id = decode_path(id)
@@ -895,6 +898,7 @@ function M.match(method, path)
   if rest == "/activate" then return only("POST", "activate", id) end
   if rest == "/cancel" then return only("POST", "cancel", id) end
   if rest == "/status" then return only("GET", "status", id) end
+  if rest == "/error-handling" then return only("GET", "error_handling", id) end
   if rest == "/executions" then
     if method == "GET" then return "executions", id end
     return only("POST", "start", id)
@@ -927,6 +931,9 @@ function App:serve(endpoint, id, schema_id, req, version, actor, extra)
     return self:console_log(endpoint, id, schema_id, extra, query, version)
   end
   if endpoint == "list" then return self:list(query, version) end
+  if endpoint == "source" then return self:bulk_source(id, query) end
+  if endpoint == "target" then return self:bulk_target(id) end
+  if endpoint == "error_handling" then return self:error_handling(id, version) end
   if endpoint == "put" then return self:put(id, req.body, version, actor) end
   if endpoint == "create" then return self:create(req.body, version, actor) end
   if endpoint == "put_schema" then return self:put_schema(id, schema_id, req.body, version) end
@@ -1009,5 +1016,6 @@ require "standin.lifecycle"(M, App, helpers)
 require "standin.writes"(M, App, helpers)
 require "standin.schedules"(M, App, helpers)
 require "standin.logs"(M, App, helpers)
+require "standin.discovery"(M, App, helpers)
 
 return M

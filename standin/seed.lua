@@ -2,7 +2,8 @@
 --
 --   local seed = require "standin.seed"
 --   seed.ids.orders            -- a sync id
---   local data = seed.build()  -- fresh copy: data.order, data.syncs[id], data.schemas[id]
+--   local data = seed.build()  -- fresh copy: data.order, data.syncs[id], data.schemas[id],
+--                              -- data.error_handling[id]
 --
 -- The settings are deliberately far from the PUT defaults (new fields "none",
 -- new objects "all", names "disabled", limits, policies, cutoffs, extra
@@ -268,9 +269,16 @@ end
 
 local builders = { orders, crm, marketing }
 
+-- The error handling of the named syncs (GET /api/bulk/syncs/{id}/error-handling);
+-- marketing has none stored and shows the default (standin/catalog.lua).
+M.error_handling = {
+  [M.ids.orders] = { ingestion_failure_threshold = 500, subscribers = A { "data-team@example.com", "oncall@example.com" } },
+  [M.ids.crm] = { ingestion_failure_threshold = 0, subscribers = A { "crm-owner@example.com" } },
+}
+
 -- A fresh, independent copy of the seed. org_id defaults to M.org_id.
 function M.build(org_id)
-  local data = { order = {}, syncs = {}, schemas = {} }
+  local data = { order = {}, syncs = {}, schemas = {}, error_handling = json.copy(M.error_handling) }
   for i, build in ipairs(builders) do
     local sync, schemas = build(org_id or M.org_id)
     data.order[i] = sync.id
