@@ -122,7 +122,9 @@ EP.rows = {
   source = { method = "GET", path = "/api/connections/{connection_id}/bulksync/source", response = "object",
     query = { include_fields = "boolean" } },
   target = { method = "GET", path = "/api/connections/{connection_id}/bulksync/target", response = "object" },
-  error_handling = { method = "GET", path = SYNC .. "/error-handling", response = "object" },
+  -- Only the 2025-09-18 SDKs have it; no published description does.
+  error_handling = { method = "GET", path = SYNC .. "/error-handling", response = "object",
+    versions = { "2025-09-18" } },
 }
 
 -- Each row's template split once into literal text and parameter names,

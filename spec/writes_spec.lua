@@ -243,3 +243,22 @@ describe("plans of the writes that replace a record", function()
     for _, r in ipairs(srv:requests()) do assert.equal("GET", r.method) end
   end)
 end)
+
+describe("source, target and error handling against the stand-in", function()
+  it("reads a connection's schemas and destination settings, and a sync's error handling", function()
+    local srv = standin.start()
+    local c = bulksync.new { api_key = seed.api_key, base_url = srv.url }
+    local source = c:source(seed.connections.postgres)
+    assert.truthy(#source.schemas > 0)
+    assert.is_nil(c:source(seed.connections.postgres, { include_fields = false }).schemas[1].fields)
+    assert.truthy(c:target(seed.connections.snowflake).modes)
+    assert.truthy(c:error_handling(ID).subscribers)
+    local old = bulksync.new { api_key = seed.api_key, base_url = srv.url, version = "2024-02-08" }
+    local ok, err = pcall(old.error_handling, old, ID)
+    old:close()
+    c:close()
+    srv:stop()
+    assert.is_false(ok)
+    assert.equal("ValidationError", err.kind)
+  end)
+end)
