@@ -1004,7 +1004,27 @@ function App:handle(req)
   return status, err, version
 end
 
+-- A write's JSON body, or the endpoint's own bad-request answer.
+local function decode_body(endpoint, text)
+  if text == nil or text:match("^%s*$") then
+    return nil, bad_request(endpoint, "bad_request", "request body is required", {})
+  end
+  local body, err = json.decode(text)
+  if body == nil then
+    return nil, bad_request(endpoint, "invalid_json", "request body is not valid JSON: " .. err, {})
+  end
+  if not json.is_object(body) then
+    return nil, bad_request(endpoint, "bad_request", "request body must be an object", { reason = "type" })
+  end
+  return body
+end
+
+local function invalid_body_field(endpoint, path, msg, reason)
+  return bad_request(endpoint, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
+end
+
 local helpers = {
+  decode_body = decode_body, invalid_body_field = invalid_body_field,
   api_error = api_error, not_found = not_found, bad_request = bad_request, bool_param = bool_param,
   now_rfc3339 = now_rfc3339, new_uuid = new_uuid, is_uuid = is_uuid, pick = pick, check = check,
   decode_path = decode_path, join = join, stored_schedule = stored_schedule, DEFAULT_KEYS = DEFAULT_KEYS,

@@ -157,23 +157,7 @@ return function(M, App, h)
 
   ---------------------------------------------------------------- activate and cancel
 
-  local function decode_body(endpoint, text)
-    if text == nil or text:match("^%s*$") then
-      return nil, bad_request(endpoint, "bad_request", "request body is required", {})
-    end
-    local body, err = json.decode(text)
-    if body == nil then
-      return nil, bad_request(endpoint, "invalid_json", "request body is not valid JSON: " .. err, {})
-    end
-    if not json.is_object(body) then
-      return nil, bad_request(endpoint, "bad_request", "request body must be an object", { reason = "type" })
-    end
-    return body
-  end
-
-  local function invalid(endpoint, path, msg, reason)
-    return bad_request(endpoint, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
-  end
+  local decode_body, invalid = h.decode_body, h.invalid_body_field
 
   function App:activate(id, body_text, version, actor)
     local sync = self:find(id)

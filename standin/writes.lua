@@ -11,7 +11,7 @@ local json = require "standin.json"
 local null, A = json.null, json.array
 
 return function(M, App, h)
-  local api_error, not_found, bad_request, check = h.api_error, h.not_found, h.bad_request, h.check
+  local api_error, not_found, check = h.api_error, h.not_found, h.check
   local D = h.desc
 
   local function opt(v, default)
@@ -44,23 +44,7 @@ return function(M, App, h)
   patch_item.filters = D.array(D.FILTER)
   M.PATCH_SCHEMAS_BODY = D.object({ schemas = D.nullable(D.array(D.object(patch_item, { "id" }))) })
 
-  local function decode_body(endpoint, text)
-    if text == nil or text:match("^%s*$") then
-      return nil, bad_request(endpoint, "bad_request", "request body is required", {})
-    end
-    local body, err = json.decode(text)
-    if body == nil then
-      return nil, bad_request(endpoint, "invalid_json", "request body is not valid JSON: " .. err, {})
-    end
-    if not json.is_object(body) then
-      return nil, bad_request(endpoint, "bad_request", "request body must be an object", { reason = "type" })
-    end
-    return body
-  end
-
-  local function invalid(endpoint, path, msg, reason)
-    return bad_request(endpoint, "bad_request", "field '" .. path .. "' " .. msg, { field = path, reason = reason })
-  end
+  local decode_body, invalid = h.decode_body, h.invalid_body_field
 
   -- Replaces schema `s` (in place) by `item`, checked against its fields
   -- first; returns nil, or the offending path, a message and a reason.
