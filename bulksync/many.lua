@@ -92,7 +92,7 @@ local function prepare_item(state, item, version, strict)
     opts.version, opts.strict = version, strict
   end
   args[#args + 1] = opts
-  return { op = op, row = row, req = (EP.prepare(state, row, (table.unpack or unpack)(args, 1, #args))) }
+  return { op = op, row = row, key = key, req = (EP.prepare(state, row, (table.unpack or unpack)(args, 1, #args))) }
 end
 
 local function check_items(items)
@@ -214,7 +214,7 @@ function M.run(state, client, items, opts)
     end
     if p and p.req then
       -- A write that is unsafe to repeat goes once, unless it has a key.
-      local attempts = (p.row.unsafe and not p.key and not p.req.extra_lines) and 1 or max
+      local attempts = (p.row.unsafe and not p.key) and 1 or max
       writes[#writes + 1] = { item = i, max = attempts, req = p.req, row = p.row }
     end
   end

@@ -215,6 +215,5 @@ function R.run(ctx, jobs, concurrency, done)
   end
 end
 
-R._outcome = outcome
 R.transport_retryable = transport_retryable
 return R

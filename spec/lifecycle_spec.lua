@@ -376,3 +376,19 @@ describe("update_many with writes of every kind", function()
     assert.equal(1, #srv.requests)
   end)
 end)
+
+describe("update_many and writes that are unsafe to repeat", function()
+  it("sends a start item once after a failure unless it carries an Idempotency-Key", function()
+    local calls = 0
+    local srv = server { ["POST " .. BASE .. "/executions"] = function()
+      calls = calls + 1
+      return 503, '{"message":"busy"}'
+    end }
+    local results = srv.client:update_many { { id = SYNC, start = {} } }
+    assert.is_false(results[1].ok)
+    assert.equal(1, calls)
+    results = srv.client:update_many { { id = SYNC, start = {}, idempotency_key = "start-run-0002" } }
+    assert.is_false(results[1].ok)
+    assert.equal(1 + 3, calls)   -- the client's two retries
+  end)
+end)
