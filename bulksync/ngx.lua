@@ -75,6 +75,22 @@ local function parse_url(url)
   }
 end
 
+-- A failed verification is a refusal on principle: not retried.
+local function tls_refused(t, where, err)
+  return terror("TransportError", "TLS handshake with " .. where .. " failed: " .. tostring(err) ..
+    " (certificates are checked against lua_ssl_trusted_certificate" ..
+    (t.config.ca_file and "; ca_file is not used inside OpenResty" or "") .. ")", "config")
+end
+
+-- lua-resty-http connects and shakes hands in one call, so its error is
+-- told apart by text: the cosocket's handshake errors are "handshake
+-- failed", "certificate host mismatch" or "N: <verification result>";
+-- no TCP connect error reads like those.
+local function is_tls_failure(err)
+  err = tostring(err)
+  return err == "handshake failed" or find(err, "certificate", 1, true) ~= nil or match(err, "^%d+: ") ~= nil
+end
+
 local function ms(seconds)
   if type(seconds) ~= "number" or seconds <= 0 then return 0 end
   local v = floor(seconds * 1000 + 0.5)
@@ -270,10 +286,7 @@ local function raw_request(t, req, u)
     if not session then
       sock:close()
       if serr == "timeout" then return socket_error("TLS handshake with " .. where, serr) end
-      -- A failed verification is a refusal on principle.
-      return terror("TransportError", "TLS handshake with " .. where .. " failed: " .. tostring(serr) ..
-        " (certificates are checked against lua_ssl_trusted_certificate" ..
-        (t.config.ca_file and "; ca_file is not used inside OpenResty" or "") .. ")", "config")
+      return tls_refused(t, where, serr)
     end
   end
 
@@ -339,7 +352,10 @@ local function resty_request(t, req, u)
     ssl_verify = true, ssl_server_name = u.server_name,
     pool = "bulksync:" .. where .. (u.tls and ":tls" or ":plain"),
   }
-  if not ok then return socket_error("connect to " .. where, err) end
+  if not ok then
+    if u.tls and err ~= "timeout" and is_tls_failure(err) then return tls_refused(t, where, err) end
+    return socket_error("connect to " .. where, err)
+  end
 
   local headers, bad = request_headers(req)
   if not headers then

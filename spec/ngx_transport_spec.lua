@@ -357,6 +357,36 @@ describe("bulksync.ngx transport", function()
     assert.is_true(calls.kept)
   end)
 
+  it("tells a refused certificate from a failed connect under lua-resty-http", function()
+    -- lua-resty-http connects and shakes hands in one call; a failed
+    -- verification must still be the unretried TLS refusal.
+    local answers = { "18: self-signed certificate", "connection refused" }
+    package.loaded["resty.http"] = {
+      _VERSION = "0.17.1",
+      new = function()
+        local c = {}
+        function c.set_timeouts() end
+        function c.connect() return nil, table.remove(answers, 1) end
+        function c.close() end
+        return c
+      end,
+    }
+    local ok, tls_err, tcp_err = pcall(function()
+      local t = with_ngx({})
+      local _, e1 = t.request(req { url = "https://app.example.com/api" })
+      local _, e2 = t.request(req { url = "https://app.example.com/api" })
+      return e1, e2
+    end)
+    package.loaded["resty.http"] = nil
+    assert.is_true(ok, tostring(tls_err))
+    assert.equal("TransportError", tls_err.kind)
+    assert.equal("config", tls_err.cause)
+    assert.matches("TLS handshake with app.example.com:443 failed: 18: self-signed certificate", tls_err.message, 1, true)
+    assert.matches("lua_ssl_trusted_certificate", tls_err.message, 1, true)
+    assert.equal("network", tcp_err.cause)
+    assert.matches("connect to app.example.com:443 failed: connection refused", tcp_err.message, 1, true)
+  end)
+
   it("keeps its own client for a lua-resty-http too old for connect(options)", function()
     package.loaded["resty.http"] = { _VERSION = "0.15", new = function() error("not used") end }
     local t = with_ngx({ OK_CL })

@@ -48,6 +48,13 @@ local function run(args)
     local t = client.transport
     out.transport = t.name
     out.http_client = t.client
+    -- Which lua-resty-http, if any, was loaded, and from which file: the
+    -- spec proves the copy it put first on lua_package_path was used.
+    local resty = package.loaded["resty.http"]
+    if type(resty) == "table" then
+      out.resty_http_version = tostring(resty._VERSION)
+      out.resty_http_file = debug.getinfo(resty.new, "S").source:gsub("^@", "")
+    end
     out.sleep_is_ngx_sleep = t.sleep == ngx.sleep
     local data, meta = client:update(args.id, body(args), { idempotency_key = args.key })
     out.name = data.name

@@ -9,6 +9,7 @@ spec/support/nginx.lua: run Debian's nginx with the Lua module for a spec.
       vars = { NAME = "value" },              -- extra ${NAME} values
       replace = { { "text", "other" } },     -- plain replacements first
       env = { BULKSYNC_BASE_URL = "http://127.0.0.1:1234" },
+      lua_path_first = "/x/lib/?.lua;",        -- searched before the repo
     }                         -- env: nginx's environment (the config's
                               -- `env` directives decide what Lua sees)
     srv.url, srv.port, srv.prefix
@@ -19,8 +20,9 @@ spec/support/nginx.lua: run Debian's nginx with the Lua module for a spec.
 
 The template's ${NAME} placeholders are filled with vars plus PREFIX (a
 fresh directory that holds everything nginx writes), PORT (a free port on
-127.0.0.1), REPO (the repository root, absolute) and LIB (where the
-LuaJIT build of bulksync.core goes). nginx runs as one process
+127.0.0.1), REPO (the repository root, absolute), LIB (where the
+LuaJIT build of bulksync.core goes) and LUA_PATH_FIRST (opts.lua_path_first,
+or empty: templates put it at the head of lua_package_path). nginx runs as one process
 (master_process off) daemonised with its pid in PREFIX, so a spec that
 dies still leaves a pid file to stop it by.
 
@@ -138,7 +140,8 @@ function M.start(opts)
   local prefix = capture("mktemp -d"):gsub("%s+$", "")
   for _, d in ipairs({ "logs", "tmp" }) do assert(run("mkdir -p " .. sh_quote(prefix .. "/" .. d))) end
   local port = M.free_port()
-  local vars = { PREFIX = prefix, PORT = tostring(port), REPO = repo, LIB = lib }
+  local vars = { PREFIX = prefix, PORT = tostring(port), REPO = repo, LIB = lib,
+    LUA_PATH_FIRST = opts.lua_path_first or "" }
   for k, v in pairs(opts.vars or {}) do vars[k] = v end
   local template = assert(read_file(repo .. "/" .. opts.conf), "no nginx config template " .. opts.conf)
   -- replace: { {"text", "new text"}, ... } plain replacements, each of
