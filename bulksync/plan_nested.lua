@@ -214,7 +214,8 @@ end
 function M.new(helpers)
   equal, same_as_reset = helpers.equal, helpers.same_as_reset
   depth_check, named = helpers.depth_check, helpers.named
-  return { expand = expand, finish = finish, DESC = DESC }
+  M.expand, M.finish, M.DESC = expand, finish, DESC
+  return M
 end
 
 return M

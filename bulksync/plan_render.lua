@@ -208,7 +208,7 @@ function M.render(p, opts, descriptor_of)
     local path = e.path or e.field
     local from, to = texts(e, descriptor_of(e))
     local marker = MARKER[e.action] or e.action
-    local head = format("  %-6s  %-" .. column .. "s  ", marker, path)
+    local head = format("  %-6s  %s%s  ", marker, path, rep(" ", column - #path))
     local note = e.note and ("  (" .. e.note .. ")") or ""
     local values = from .. " -> " .. to
     -- Aligned if it fits, else unaligned if that fits, else a block.
