@@ -443,6 +443,15 @@ function plan.diff_kind(current, body, opts)
   return finish(setmetatable({ version = version, kind = opts.kind, id = opts.id, changes = changes }, Plan))
 end
 
+--[[ plan.call { version, id, name, method, path, body }: the plan of a
+write that has no record to compare field by field (activate, start,
+cancel, delete, a new schedule): the request it would send, body the JSON
+text. ]]
+function plan.call(opts)
+  return finish(setmetatable({ version = opts.version, id = opts.id, changes = {},
+    call = { name = opts.name, method = opts.method, path = opts.path, body = opts.body } }, Plan))
+end
+
 -- ===================== rendering for people =====================
 
 function plan.render(p, opts)

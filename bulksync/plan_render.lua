@@ -134,8 +134,7 @@ local MARKER = { reset = "RESET", change = "change", clear = "clear", add = "add
 -- ANSI SGR: red for what a reset loses, yellow for what is cleared,
 -- removed or not known, green for the rest; dim for the summary.
 local COLOUR = { reset = "\27[1;31m", clear = "\27[33m", remove = "\27[33m", unknown = "\27[33m",
-  change = "\27[32m", add = "\27[32m", header = "\27[1m", dim = "\27[2m", call = "\27[36m",
-  DELETE = "\27[1;31m" }
+  change = "\27[32m", add = "\27[32m", header = "\27[1m", dim = "\27[2m", call = "\27[36m" }
 local OFF = "\27[0m"
 
 local function plural(n, word)
@@ -185,10 +184,12 @@ function M.render(p, opts, descriptor_of)
   local lines = {}
   if p.call then
     local c = p.call
-    lines[1] = paint("header", format("%s %s (API %s): would call %s %s", p.kind and ("bulk sync " .. p.kind)
-      or "bulk sync", p.id and tostring(p.id) or "(id unknown)", p.version, c.method, c.path))
-    if c.body ~= nil then lines[2] = paint(c.method == "DELETE" and "DELETE" or "call", "  body " .. M.value(c.body)) end
-    if c.note then lines[#lines + 1] = "  (" .. c.note .. ")" end
+    -- A delete loses the record: as loud as a reset.
+    lines[1] = paint(c.method == "DELETE" and "reset" or "header", format("bulk sync %s (API %s): would call %s %s",
+      p.id and tostring(p.id) or "(id unknown)", p.version, c.method, c.path))
+    if c.body ~= nil then
+      lines[2] = paint("call", "  body " .. (type(c.body) == "string" and c.body or M.value(c.body)))
+    end
     return concat(lines, "\n")
   end
 
