@@ -106,7 +106,8 @@ local function walk_object(c, b, fields, segs, depth, out)
     if f.strict and (bv == null or is_empty_list(bv)) and not (is_none(cv) or is_empty_list(cv)) then
       emit(out, segs, "reset", cv, bv, f, f.reset_note)
     elseif bv == nil and not is_none(cv) then
-      if not same_as_reset(cv, f) then emit(out, segs, "reset", cv, f.reset, f, f.reset_note) end
+      -- An id left out is no setting lost (a schedule keeps or gets one).
+      if f.name ~= "id" and not same_as_reset(cv, f) then emit(out, segs, "reset", cv, f.reset, f, f.reset_note) end
     else
       walk(cv, bv, f, segs, depth + 1, out)
     end

@@ -17,7 +17,7 @@ local function sync()
     source_connection_id = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
     destination_connection_id = "1b2c3d4e-5f60-4b7c-9d8e-9f0a1b2c3d4e",
     destination_configuration = { schema = "ANALYTICS", table_prefix = "pg_", warehouse = "COMPUTE_WH" },
-    default_schedule = { frequency = "daily", hour = "05", minute = "30" },
+    default_schedule = { id = "4e5f6071-8293-4eaf-8b01-2c3d4e5f6071", frequency = "daily", hour = "05", minute = "30" },
     automatically_add_new_fields = "none", automatically_add_new_objects = "all", normalize_names = "legacy",
     disable_record_timestamps = true, organization_id = "2c3d4e5f-6071-4c8d-ae9f-0a1b2c3d4e5f",
   }
@@ -143,6 +143,13 @@ describe("a plan's nested changes", function()
         assert.equal("reset", e.nested[1].action)
       end
     end
+  end)
+
+  it("does not call an id left out of a schedule a reset, but does its settings", function()
+    local p = plan_of(function(b) b.default_schedule = { frequency = "daily", hour = "06" } end)
+    assert.equal("change", entry(p, "default_schedule.hour").action)
+    assert.equal("reset", entry(p, "default_schedule.minute").action)
+    assert.equal(2, #p.entries)
   end)
 
   it("shows a schema item given as a bare id as the resets it causes", function()
