@@ -15,7 +15,10 @@ true, data =, meta = } or { ok = false, err = <typed error> }. Every item is
 checked first; one that fails is not sent. Read-modify-write items read
 what they need in parallel passes (the sync and its schemas listing, then
 every schema's record; or the schema's record); then every write goes out,
-at most `concurrency` at a time, retried in rounds by bulksync.retry. ]]
+at most `concurrency` at a time, retried in rounds by bulksync.retry.
+With opts.dry_run, nothing is written: the reads are made (a body item's
+sync and schemas too, an update_schema's or update_schedule's record) and
+results[i] is { ok = true, plan = <plan> } or { ok = false, err = }. ]]
 
 local E = require "bulksync.errors"
 local O = require "bulksync.options"
@@ -92,7 +95,15 @@ local function prepare_item(state, item, version, strict)
     opts.version, opts.strict = version, strict
   end
   args[#args + 1] = opts
-  return { op = op, row = row, key = key, req = (EP.prepare(state, row, (table.unpack or unpack)(args, 1, #args))) }
+  local last = row.params[#row.params]
+  return { op = op, row = row, key = key, id = id, value = value, target = last and item[last],
+    req = (EP.prepare(state, row, (table.unpack or unpack)(args, 1, #args))) }
+end
+
+-- EP.prepare's request alone: its second value (the options) is not an
+-- error for X.protect to pass on.
+local function prepare_one(...)
+  return (EP.prepare(...))
 end
 
 local function check_items(items)
@@ -119,6 +130,27 @@ local function check_items(items)
   return count
 end
 
+--[[ What an item's write would do, sending nothing (opts.dry_run): a
+sync's body (given or patched) against the sync and its schemas' details
+read now; a record replaced whole (update_schema, patch_schema,
+update_schedule) against the record read now; any other write (activate,
+start, cancel, delete, create_schedule, delete_schedule) as the request it
+would send, a plan whose `call` is { name, method, path, body }. ]]
+local function dry_plan(state, p, version)
+  local P = require "bulksync.plan"
+  local row = p.row
+  if row == ROWS.update then
+    return X.plan_result("body", pcall(P.diff, p.sync, p.value, { version = version, schemas = p.schemas, id = p.id }))
+  elseif row.reads then
+    local current, body = p.record, p.value
+    if row.wrap then current, body = { [row.wrap] = current }, { [row.wrap] = body } end
+    return X.plan_result("body", pcall(P.diff_kind, current, body, { version = version, kind = row.body,
+      id = p.target }))
+  end
+  return P.call { version = version, id = p.id, name = row.name, method = row.method,
+    path = p.req.url:sub(#state.config.base_url + 1), body = p.req.body }
+end
+
 function M.run(state, client, items, opts)
   opts = O.check(opts, "update_many")
   local n = check_items(items)
@@ -136,6 +168,8 @@ function M.run(state, client, items, opts)
   end
   local max = O.retries(opts.retries, state.policy.retries) + 1
   local mode = X.schemas_mode(opts.schemas)
+  local dry = opts.dry_run
+  if dry ~= nil and type(dry) ~= "boolean" then E.invalid("dry_run", "must be true or false", "options") end
 
   local results, finished = {}, 0
   local function finish(i, result)
@@ -155,12 +189,19 @@ function M.run(state, client, items, opts)
       if p.schema_id then
         gets[#gets + 1] = { item = i, what = "record", row = ROWS.schema, max = max,
           req = (EP.prepare(state, ROWS.schema, p.id, p.schema_id)) }
-      elseif p.patch then
+      elseif p.patch or (dry and p.row == ROWS.update) then
+        -- A dry run's body is compared with the sync and every schema's
+        -- details, as client:plan does.
         gets[#gets + 1] = { item = i, what = "sync", row = ROWS.get, max = max, req = (EP.prepare(state, ROWS.get, p.id)) }
-        if mode == "keep" and p.patch.schemas == nil then
+        if not p.patch or (mode == "keep" and p.patch.schemas == nil) then
           gets[#gets + 1] = { item = i, what = "schemas", row = ROWS.schemas, max = max,
             req = (EP.prepare(state, ROWS.schemas, p.id)) }
         end
+      elseif dry and p.row.reads then
+        -- A record replaced whole (a schema, a schedule): read it to compare.
+        local read = ROWS[p.row.reads]
+        gets[#gets + 1] = { item = i, what = "record", row = read, max = max,
+          req = (EP.prepare(state, read, (table.unpack or unpack)(params_of(read, items[i])))) }
       end
     end
   end
@@ -192,27 +233,31 @@ function M.run(state, client, items, opts)
   local writes = {}
   for i = 1, n do
     local p = prepared[i]
+    if p and p.group then p.schemas, p.err = p.group.details, p.group.err end
     if p and p.patch then
-      if p.group then p.schemas, p.err = p.group.details, p.group.err end
       local body
       if not p.err and p.schema_id then
         body, p.err = X.protect(schema_body, p.record, p.patch)
         if not p.err then
-          p.req, p.err = X.protect(EP.prepare, state, ROWS.update_schema, p.id, p.schema_id, body,
+          p.req, p.err = X.protect(prepare_one, state, ROWS.update_schema, p.id, p.schema_id, body,
             { version = version, strict = true, idempotency_key = p.key })
-          p.row = ROWS.update_schema
+          p.row, p.value, p.target = ROWS.update_schema, body, p.schema_id
         end
       elseif not p.err then
         body, p.err = X.protect(X.patched_body, p.sync, p.schemas, p.patch, version, opts.keep_organization)
         if not p.err then
-          p.req, p.err = X.protect(EP.prepare, state, ROWS.update, p.id, body,
+          p.req, p.err = X.protect(prepare_one, state, ROWS.update, p.id, body,
             { version = version, strict = opts.strict, idempotency_key = p.key })
-          p.row = ROWS.update
+          p.row, p.value = ROWS.update, body
         end
       end
-      if p.err then finish(i, { ok = false, err = p.err }) end
     end
-    if p and p.req then
+    if p and p.err then
+      finish(i, { ok = false, err = p.err })
+    elseif p and dry then
+      local plan, err = X.protect(dry_plan, state, p, version)
+      finish(i, err and { ok = false, err = err } or { ok = true, plan = plan })
+    elseif p and p.req then
       -- A write that is unsafe to repeat goes once, unless it has a key.
       local attempts = (p.row.unsafe and not p.key) and 1 or max
       writes[#writes + 1] = { item = i, max = attempts, req = p.req, row = p.row }

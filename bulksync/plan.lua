@@ -15,6 +15,7 @@ record's spellings of a field come from the field's `response_name`.
 ]]
 
 local core = require "bulksync.core"
+local render_lib = require "bulksync.plan_render"
 
 local null = core.null
 local array_mt = core.array_mt
@@ -335,6 +336,12 @@ local function entry(field, action, from, to, note)
   return { field = field, action = action, from = from, to = to, note = note }
 end
 
+-- Changes inside a table-valued field, path by path (bulksync.plan_nested).
+local nested = require("bulksync.plan_nested").new {
+  equal = equal, same_as_reset = same_as_reset, depth_check = depth_check, named = named,
+}
+local expand, finish, DESC = nested.expand, nested.finish, nested.DESC
+
 local Plan = {}
 Plan.__index = Plan
 
@@ -348,7 +355,7 @@ function plan.diff(current, body, opts)
   current = unwrap_sync(current or {})
   body = body or {}
   local cur = project_sync(current, schema, { keep_organization = true })
-  local changes, resets, unknowns = {}, 0, 0
+  local changes = {}
 
   for _, f in ipairs(schema.fields or {}) do
     local name = f.name
@@ -389,15 +396,12 @@ function plan.diff(current, body, opts)
     else
       e = entry(name, "reset", c, f.reset, f.reset_note)
     end
-    if e.action == "reset" then resets = resets + 1 end
-    if e.action == "unknown" then unknowns = unknowns + 1 end
-    changes[#changes + 1] = e
+    changes[#changes + 1] = expand(e, f, c, b)
   end
 
   local id = current.id
   if is_none(id) then id = opts.id end
-  return setmetatable({ version = version, id = id, changes = changes, resets = resets,
-                        unknowns = unknowns }, Plan)
+  return finish(setmetatable({ version = version, id = id, changes = changes }, Plan))
 end
 
 --[[ plan.diff_kind(current, body, { version, kind, id }): the plan of a
@@ -409,7 +413,7 @@ function plan.diff_kind(current, body, opts)
   local schema, version = schema_of(opts.version, opts.kind)
   current = current or {}
   local cur = project(current, { type = "object", fields = schema.fields }, true)
-  local changes, resets = {}, 0
+  local changes = {}
   for _, f in ipairs(schema.fields or {}) do
     local name, c = f.name, cur[f.name]
     local b = body[name]
@@ -434,128 +438,35 @@ function plan.diff_kind(current, body, opts)
     else
       e = entry(name, "keep", c, nil)
     end
-    if e.action == "reset" then resets = resets + 1 end
-    changes[#changes + 1] = e
+    changes[#changes + 1] = expand(e, f, c, b)
   end
-  return setmetatable({ version = version, kind = opts.kind, id = opts.id, changes = changes, resets = resets,
-    unknowns = 0 }, Plan)
+  return finish(setmetatable({ version = version, kind = opts.kind, id = opts.id, changes = changes }, Plan))
+end
+
+--[[ plan.call { version, id, name, method, path, body }: the plan of a
+write that has no record to compare field by field (activate, start,
+cancel, delete, a new schedule): the request it would send, body the JSON
+text. ]]
+function plan.call(opts)
+  return finish(setmetatable({ version = opts.version, id = opts.id, changes = {},
+    call = { name = opts.name, method = opts.method, path = opts.path, body = opts.body } }, Plan))
 end
 
 -- ===================== rendering for people =====================
 
-local CUT = 48
-
-local function quote(s)
-  return '"' .. s:gsub('[%c"\\]', function(ch)
-    if ch == '"' or ch == "\\" then return "\\" .. ch end
-    if ch == "\n" then return "\\n" end
-    if ch == "\t" then return "\\t" end
-    return string.format("\\u%04x", ch:byte())
-  end) .. '"'
-end
-
-local function number_text(n)
-  if math.type and math.type(n) == "integer" then return tostring(n) end
-  if n == math.floor(n) and n > -2^53 and n < 2^53 then return string.format("%.0f", n) end
-  return string.format("%.14g", n)
-end
-
--- Compact JSON-ish text; stops early once it is past the cut.
-local function compact(v, buf, depth)
-  if #buf > CUT * 2 then return end
-  if v == nil then buf[#buf + 1] = "-"
-  elseif v == null then buf[#buf + 1] = "null"
-  elseif type(v) == "string" then buf[#buf + 1] = quote(v)
-  elseif type(v) == "number" then buf[#buf + 1] = number_text(v)
-  elseif type(v) ~= "table" then buf[#buf + 1] = tostring(v)
-  elseif depth > 8 then buf[#buf + 1] = "..."
-  elseif getmetatable(v) == array_mt or (next(v) ~= nil and #v > 0) then
-    buf[#buf + 1] = "["
-    for i = 1, #v do
-      if i > 1 then buf[#buf + 1] = "," end
-      compact(v[i], buf, depth + 1)
+function plan.render(p, opts)
+  return render_lib.render(p, opts, function(e)
+    local d = DESC[e]
+    if d ~= nil then return d end
+    -- A copied plan has lost the side table: a top-level entry still
+    -- finds its field by name.
+    if e.segments == nil or #e.segments <= 1 then
+      return (schema_of(p.version, p.kind).by_name or {})[e.field]
     end
-    buf[#buf + 1] = "]"
-  else
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    buf[#buf + 1] = "{"
-    for i, k in ipairs(keys) do
-      if i > 1 then buf[#buf + 1] = "," end
-      buf[#buf + 1] = quote(k) .. ":"
-      local x = v[k]
-      if x == nil then x = v[tonumber(k)] end
-      compact(x, buf, depth + 1)
-    end
-    buf[#buf + 1] = "}"
-  end
+  end)
 end
 
-local function show(v)
-  -- A list of objects (schedules, schema selections) reads better as a count.
-  if type(v) == "table" and #v > 0 and type(v[1]) == "table" then
-    return "[" .. #v .. (#v == 1 and " item]" or " items]")
-  end
-  local buf = {}
-  compact(v, buf, 0)
-  local s = table.concat(buf)
-  if #s > CUT then s = s:sub(1, CUT - 3) .. "..." end
-  return s
-end
-
-local MARKER = { reset = "RESET", change = "change", clear = "clear", add = "add", unknown = "?" }
-
-local function plural(n, word)
-  return n .. " " .. word .. (n == 1 and "" or "s")
-end
-
-function plan.render(p)
-  local shown, keeps, width = {}, 0, 0
-  for _, e in ipairs(p.changes) do
-    if e.action == "keep" then
-      keeps = keeps + 1
-    else
-      shown[#shown + 1] = e
-      if #e.field > width then width = #e.field end
-    end
-  end
-  local lines = {
-    string.format("%s %s (API %s): %s, %s%s", p.kind and ("bulk sync " .. p.kind) or "bulk sync",
-                  p.id and tostring(p.id) or "(id unknown)", p.version,
-                  plural(p.resets, "reset"),
-                  plural(#shown - p.resets - (p.unknowns or 0), "other change"),
-                  (p.unknowns or 0) > 0 and (", " .. p.unknowns .. " not known") or ""),
-  }
-  local by_name = schema_of(p.version, p.kind).by_name or {}
-  for _, e in ipairs(shown) do
-    local to = e.to
-    -- A field that identifies the caller (the organization) is printed
-    -- masked: a plan goes to logs.
-    local f = by_name[e.field]
-    local shown_value = (f and f.secret) and function(v) return is_none(v) and show(v) or "(not shown)" end
-      or show
-    -- A reset with no body value (schemas, a missing required field): the
-    -- note says what the server does.
-    local to_text = to == nil and "(omitted)" or shown_value(to)
-    local from_text
-    if e.from ~= nil then
-      from_text = shown_value(e.from)
-    elseif e.note and e.note:find("unknown", 1, true) then
-      from_text = "?"
-    else
-      from_text = "(absent)"   -- the GET response did not report it
-    end
-    local line = string.format("  %-6s  %-" .. width .. "s  %s -> %s",
-                               MARKER[e.action] or e.action, e.field, from_text, to_text)
-    if e.note then line = line .. "  (" .. e.note .. ")" end
-    lines[#lines + 1] = line
-  end
-  lines[#lines + 1] = "  " .. plural(keeps, "field") .. " unchanged"
-  return table.concat(lines, "\n")
-end
-
-Plan.__tostring = plan.render
+Plan.__tostring = function(p) return plan.render(p) end
 Plan.render = plan.render
 
 return plan

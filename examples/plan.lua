@@ -1,6 +1,16 @@
 -- Show what a full-replacement update would change and reset, sending nothing.
 --
---   POLYTOMIC_API_KEY=... lua5.4 examples/plan.lua SYNC_ID BODY.json
+--   POLYTOMIC_API_KEY=... lua5.4 examples/plan.lua SYNC_ID BODY.json [--colour]
+--
+-- Each change is one line at the path where it happens, values whole:
+--
+--   bulk sync 6b0e7d1c-... (API 2025-09-18): 2 resets, 1 other change
+--     change  destination_configuration.table_prefix  "pg_" -> "x_"
+--     RESET   normalize_names  "disabled" -> "enabled"  (names normalized)
+--     RESET   schemas[public.orders].partition_key  "created_at" -> (omitted)  (...)
+--     16 fields unchanged
+--
+-- --colour prints RESET lines in red (ANSI), for a terminal.
 --
 -- Against the local stand-in of the API (no account needed), from the
 -- repository root after `make` (its first sync is
@@ -19,9 +29,9 @@
 --   kill %1    # the server
 local bulksync = require "bulksync"
 
-local id, path = arg[1], arg[2]
-if not id or not path then
-  io.stderr:write("usage: plan.lua SYNC_ID BODY.json\n")
+local id, path, flag = arg[1], arg[2], arg[3]
+if not id or not path or (flag ~= nil and flag ~= "--colour") then
+  io.stderr:write("usage: plan.lua SYNC_ID BODY.json [--colour]\n")
   os.exit(2)
 end
 
@@ -35,7 +45,7 @@ local ok, err = pcall(function()
   }
   local plan = client:plan(id, body)   -- GETs the sync and its schemas; no PUT
   client:close()
-  print(plan)
+  print(plan:render({ colour = flag == "--colour" }))
   if plan:has_resets() then
     print("\nThis body would reset the fields marked RESET. Add them to the body, or use client:patch.")
   end
