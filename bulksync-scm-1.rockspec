@@ -41,6 +41,8 @@ build = {
     ["bulksync.rmw"] = "bulksync/rmw.lua",
     ["bulksync.many"] = "bulksync/many.lua",
     ["bulksync.plan"] = "bulksync/plan.lua",
+    ["bulksync.plan_nested"] = "bulksync/plan_nested.lua",
+    ["bulksync.plan_render"] = "bulksync/plan_render.lua",
     ["bulksync.core"] = {
       sources = { "lua_bulksync.c", "src/buffer.c", "src/walk.c", "src/json.c", "src/schema.c",
         "src/http.c" },
