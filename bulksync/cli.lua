@@ -386,6 +386,7 @@ function M.main(argv, overrides)
   local ctx = context(overrides)
   local ok, result = pcall(run, ctx, argv or {})
   ctx:end_progress()
+  if ctx.the_client then ctx.the_client:close() end
   if ok then
     if ctx.stdout.flush then ctx.stdout:flush() end
     return result

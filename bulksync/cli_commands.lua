@@ -29,8 +29,11 @@ return function(CLI)
 
   -- start's options: the row's and the start body's fields of every API
   -- version (client:start takes both), less wait (a flag of its own here).
+  -- Also wait's pace (interval, max_interval), for --wait.
   local START = without(ROWS.start.option_names, { "wait" })
+  local PACE = without(O.NAMES.wait, { "timeout", "on_progress", "retries" })
   do
+    for _, n in ipairs(PACE) do START[#START + 1] = n end
     local seen = {}
     for _, n in ipairs(START) do seen[n] = true end
     for _, v in ipairs(core.API_VERSIONS) do
@@ -231,9 +234,12 @@ return function(CLI)
     args = { "ID" }, flags = { wait = "boolean", timeout = "value" }, module = START,
     run = function(ctx, pos, flags, opts)
       if flags.timeout and not flags.wait then usage("--timeout goes with --wait", "start") end
-      if flags.wait then
-        opts.wait = { on_progress = watch(ctx), timeout = flags.timeout and seconds(flags.timeout, "start") }
+      local wait = flags.wait and { on_progress = watch(ctx), timeout = flags.timeout and seconds(flags.timeout, "start") }
+      for _, n in ipairs(PACE) do
+        if opts[n] ~= nil and not wait then usage("--" .. n .. " goes with --wait", "start") end
+        if wait then wait[n], opts[n] = opts[n], nil end
       end
+      opts.wait = wait
       local e = ctx:client():start(pos[1], opts)
       ctx:end_progress()
       show(ctx, e, execution_line(pos[1], e))
