@@ -234,6 +234,26 @@ describe("bulksync command", function()
       assert.equal(2, code)
     end)
 
+    it("asks the plan's render for colour only on a terminal, and never with NO_COLOR", function()
+      local mt = getmetatable(bulksync.diff({}, {}))
+      local original, seen = mt.render, {}
+      mt.render = function(p, opts)
+        seen[#seen + 1] = type(opts) == "table" and opts.colour == true
+        return original(p)
+      end
+      local path = temp_file(partial)
+      local ok, err = pcall(function()
+        run({ "plan", ORDERS, path }, { tty = true })
+        run({ "plan", ORDERS, path }, { tty = true, env = { POLYTOMIC_API_KEY = "test-key",
+          POLYTOMIC_BASE_URL = srv.url, NO_COLOR = "1" } })
+        run { "plan", ORDERS, path }
+      end)
+      mt.render = original
+      os.remove(path)
+      assert(ok, err)
+      assert.same({ true, false, false }, seen)
+    end)
+
     it("update refuses a resetting body without a terminal or --yes: status 3, nothing sent", function()
       local path = temp_file(partial)
       local code, out, err = run { "update", ORDERS, path }
