@@ -310,22 +310,29 @@ end
 -- Running
 ------------------------------------------------------------------------
 
--- The client from the environment, and the secrets every write cuts out.
-function Ctx:client()
-  if self.the_client then return self.the_client end
+-- What every write cuts out, known before any argument is looked at (a
+-- key pasted as an argument must not come back in a usage error): the
+-- module's own list, the key, the Authorization credential and the org.
+function Ctx:load_secrets()
   local key, org = self.getenv("POLYTOMIC_API_KEY"), self.getenv("POLYTOMIC_ORG_ID")
   if org == "" then org = nil end
-  if key == nil or key == "" then
-    usage("set POLYTOMIC_API_KEY to the API key (it is read from the environment only)")
-  end
+  if key == "" then key = nil end
+  self.key, self.org = key, org
   self.secrets = { key, org }
+  if key then
+    local ok, checked = pcall(O.client, { api_key = key, org_id = org })
+    if ok then self.secrets = checked.secrets end
+  end
+end
+
+-- The client from the environment and the global flags.
+function Ctx:client()
+  if self.the_client then return self.the_client end
+  if not self.key then usage("set POLYTOMIC_API_KEY to the API key (it is read from the environment only)") end
   local base_url = self.base_url or self.getenv("POLYTOMIC_BASE_URL")
   if base_url == "" then base_url = nil end
-  local opts = { api_key = key, org_id = org, base_url = base_url, version = self.api_version }
-  -- The module's own list of what to cut: the key, the credential, the org.
-  local ok, checked = pcall(O.client, opts)
-  if ok then self.secrets = checked.secrets end
-  self.the_client = bulksync.new(opts)
+  self.the_client = bulksync.new { api_key = self.key, org_id = self.org, base_url = base_url,
+    version = self.api_version }
   return self.the_client
 end
 
@@ -384,6 +391,7 @@ end
 -- the exit status.
 function M.main(argv, overrides)
   local ctx = context(overrides)
+  ctx:load_secrets()
   local ok, result = pcall(run, ctx, argv or {})
   ctx:end_progress()
   if ctx.the_client then ctx.the_client:close() end

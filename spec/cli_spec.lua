@@ -551,6 +551,16 @@ describe("bulksync command and the key", function()
     os.remove(path)
   end)
 
+  it("is not echoed by a usage error when pasted as an argument", function()
+    local env = { POLYTOMIC_API_KEY = KEY, POLYTOMIC_BASE_URL = srv.url, POLYTOMIC_ORG_ID = ORG }
+    for _, argv in ipairs { { "get", ORDERS, KEY }, { KEY }, { "patch", ORDERS, KEY }, { "list", "--" .. KEY } } do
+      local code, out, err = cli.run(argv, { env = env })
+      assert.equal(2, code)
+      assert.truthy(err:find("[redacted]", 1, true) or err:find("(name not shown)", 1, true), err)
+      assert_clean(out .. err, true)
+    end
+  end)
+
   it("a checkout's bin/bulksync runs without LUA_PATH", function()
     local code, out, err = cli.spawn({ "--json", "list" },
       { bare = true, env = { POLYTOMIC_API_KEY = KEY, POLYTOMIC_BASE_URL = srv.url } })
