@@ -13,3 +13,5 @@ files["spec"].ignore = { "212/self", "311" }
 -- nginx handlers set ngx.status and ngx.header.
 files["examples/openresty"] = { globals = { "ngx" } }
 files["spec/nginx"] = { globals = { "ngx" } }
+-- bin/bulksync is Lua without the .lua suffix.
+include_files = { "**/*.lua", "bin/bulksync" }

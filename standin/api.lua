@@ -23,8 +23,10 @@
 --   shape cannot carry either, so a client that sends back everything it read
 --   must not lose them.
 -- * 2024-02-08 GET does not show additional_schedules.
-local json = require "standin.json"
-local seed = require "standin.seed"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
+local seed = require(prefix .. "seed")
 local mime = require "mime"
 
 local null, A = json.null, json.array
@@ -654,7 +656,7 @@ end
 -- offers the same tables (standin/catalog.lua), every field enabled.
 function M.source_schemas()
   local list = A {}
-  for i, t in ipairs(require("standin.catalog").source_tables) do
+  for i, t in ipairs(require(prefix .. "catalog").source_tables) do
     local fields = A {}
     for j, f in ipairs(t.fields) do
       fields[j] = { id = f[1], enabled = true, obfuscated = false, output_name = f[1], user_output_name = "" }
@@ -1032,10 +1034,10 @@ local helpers = {
   desc = { object = object, array = array, nullable = nullable, enum = enum, STRING = STRING, BOOL = BOOL,
     DATETIME = DATETIME, UUID = UUID, FILTER = FILTER, FREQUENCY = FREQUENCY, SELECTIVE = SELECTIVE },
 }
-require "standin.lifecycle"(M, App, helpers)
-require "standin.writes"(M, App, helpers)
-require "standin.schedules"(M, App, helpers)
-require "standin.logs"(M, App, helpers)
-require "standin.discovery"(M, App, helpers)
+require(prefix .. "lifecycle")(M, App, helpers)
+require(prefix .. "writes")(M, App, helpers)
+require(prefix .. "schedules")(M, App, helpers)
+require(prefix .. "logs")(M, App, helpers)
+require(prefix .. "discovery")(M, App, helpers)
 
 return M

@@ -8,8 +8,10 @@
 -- answered as a source and as a destination. The tables are the same for
 -- every source, so what the source endpoint lists is exactly what create
 -- selects.
-local json = require "standin.json"
-local seed = require "standin.seed"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
+local seed = require(prefix .. "seed")
 
 local A, null = json.array, json.null
 

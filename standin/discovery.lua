@@ -2,8 +2,10 @@
 -- source (GET /api/connections/{id}/bulksync/source) and accepts as a
 -- destination (…/bulksync/target), and a sync's error handling
 -- (GET /api/bulk/syncs/{id}/error-handling, 2025-09-18 only).
-local json = require "standin.json"
-local catalog = require "standin.catalog"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
+local catalog = require(prefix .. "catalog")
 
 local A = json.array
 

@@ -20,7 +20,9 @@
 -- executions_fail switch), steps being the execution_steps switch (default 3).
 -- Cancelling (either cancel endpoint, or activate false) moves a non-terminal
 -- execution to `canceled` at once. Terminal: completed, canceled, failed.
-local json = require "standin.json"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
 local mime = require "mime"
 
 local null, A = json.null, json.array

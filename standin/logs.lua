@@ -7,7 +7,9 @@
 -- runs and its end once terminal, then the execution's end. Entry ids are
 -- "1", "2", ... in that order; the cursor is the id of the last entry
 -- returned.
-local json = require "standin.json"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
 
 local null, A = json.null, json.array
 

@@ -6,7 +6,9 @@
 -- the id it has in the sync. POST adds an additional schedule, PUT replaces
 -- one whole, DELETE removes one; the sync's default_schedule and
 -- additional_schedules show every change at once.
-local json = require "standin.json"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
 
 local A = json.array
 

@@ -12,7 +12,9 @@
 --
 -- The sync records are in the server's internal form (see standin/api.lua):
 -- nulls are json.null, lists are json.array.
-local json = require "standin.json"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
 
 local A, null = json.array, json.null
 

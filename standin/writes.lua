@@ -6,7 +6,9 @@
 -- data_cutoff_timestamp null, disable_data_cutoff false, filters []), and
 -- `fields` omitted, null or [] enables every field, not obfuscated, without
 -- a user_output_name. PATCH leaves the schemas it does not name as they are.
-local json = require "standin.json"
+-- Siblings by relative name: standin.* in a checkout, bulksync.standin.* installed.
+local prefix = (...):match("^(.-)[^.]*$")
+local json = require(prefix .. "json")
 
 local null, A = json.null, json.array
 
