@@ -47,20 +47,26 @@ return function(CLI)
 
   -- A plan as data: the fields a person sees in its render, a secret
   -- field's values masked as the render masks them.
+  -- A plan for --json: the top-level changes and the path-by-path entries
+  -- a person reads, a secret field's values masked as the render masks them.
   local function plan_json(p)
-    local by_name = bulksync.schema(p.version).by_name or {}
-    local changes = bulksync.array {}
+    local by_name = bulksync.schema(p.version, p.kind).by_name or {}
+    local function masked(field, v)
+      local f = by_name[field]
+      if f and f.secret and not is_none(v) then return "(not shown)" end
+      return v
+    end
+    local changes, entries = bulksync.array {}, bulksync.array {}
     for i, e in ipairs(p.changes) do
-      local f = not p.kind and by_name[e.field]
-      local from, to = e.from, e.to
-      if f and f.secret then
-        from = is_none(from) and from or "(not shown)"
-        to = is_none(to) and to or "(not shown)"
-      end
-      changes[i] = { field = e.field, action = e.action, from = from, to = to, note = e.note }
+      changes[i] = { field = e.field, action = e.action, from = masked(e.field, e.from),
+        to = masked(e.field, e.to), note = e.note }
+    end
+    for i, e in ipairs(p.entries or {}) do
+      entries[i] = { path = e.path, action = e.action, from = masked(e.field, e.from), to = masked(e.field, e.to),
+        note = e.note }
     end
     return { id = p.id, version = p.version, kind = p.kind, resets = p.resets, unknowns = p.unknowns or 0,
-      changes = changes }
+      changes = changes, entries = entries, call = p.call }
   end
 
   local function render(ctx, p, fd)
@@ -89,6 +95,14 @@ return function(CLI)
       line = line .. format(", %s records, %s errors", tostring(e.record_count or 0), tostring(e.error_count or 0))
     end
     return line
+  end
+
+  -- For `&&` in a shell: an execution that ended other than completed
+  -- (failed, canceled, with errors, interrupted) is exit status 1.
+  local function ended(ctx, id, e)
+    if e.status == "completed" then return CLI.OK end
+    ctx:warn(format("bulksync: execution %s of %s ended %s", tostring(e.id), id, tostring(e.status)))
+    return CLI.FAILED
   end
 
   local function watch(ctx)
@@ -243,6 +257,7 @@ return function(CLI)
       local e = ctx:client():start(pos[1], opts)
       ctx:end_progress()
       show(ctx, e, execution_line(pos[1], e))
+      if wait then return ended(ctx, pos[1], e) end
     end }
 
   K.wait = { usage = "wait ID EXECUTION_ID", summary = "waits for an execution to end",
@@ -254,12 +269,14 @@ return function(CLI)
       local e = ctx:client():wait(pos[1], pos[2], opts)
       ctx:end_progress()
       show(ctx, e, execution_line(pos[1], e))
+      return ended(ctx, pos[1], e)
     end }
 
-  K["update-many"] = { usage = "update-many FILE", summary = "a list of { id, body | patch }, sent in parallel",
+  K["update-many"] = { usage = "update-many FILE [--dry-run]", summary = "a list of { id, body | patch }, sent in parallel",
     help = "Each item is one write, as client:update_many takes it: { \"id\": ..., \"body\": {...} } or\n"
       .. "{ \"id\": ..., \"patch\": {...} } (also activate, start, ...). Exit status 1 when an item failed\n"
-      .. "at the API, else 2 when an item was invalid (not sent).",
+      .. "at the API, else 2 when an item was invalid (not sent). --dry-run sends no write: it prints\n"
+      .. "every item's plan (reads only).",
     args = { "FILE" }, module = without(O.NAMES.update_many, { "on_progress" }),
     run = function(ctx, pos, _, opts)
       local items = CLI.read_file(ctx, pos[1], "update-many")
@@ -283,15 +300,21 @@ return function(CLI)
           if e and e.kind == "ValidationError" then invalid = invalid + 1 else failed = failed + 1 end
         end
         if ctx.json_output then
-          out[i] = { id = id, ok = r.ok, data = r.data,
+          out[i] = { id = id, ok = r.ok, data = r.data, plan = r.plan and plan_json(r.plan) or nil,
             error = e and { kind = e.kind, status = e.status, message = e.message } or nil }
+        elseif r.plan then
+          ctx:say(format("plan    %s", tostring(id)))
+          ctx:say(render(ctx, r.plan))
         else
           ctx:say(r.ok and format("ok      %s", tostring(id))
             or format("failed  %s  %s", tostring(id), (tostring(e):gsub("[\r\n]+", " "))))
         end
       end
       if ctx.json_output then ctx:json(out)
-      else ctx:say(format("%d of %d done", #results - failed - invalid, #results)) end
+      else
+        ctx:say(format(opts.dry_run and "%d of %d planned; nothing was sent" or "%d of %d done",
+          #results - failed - invalid, #results))
+      end
       return failed > 0 and CLI.FAILED or invalid > 0 and CLI.USAGE or CLI.OK
     end }
 

@@ -210,7 +210,9 @@ describe("bulksync command", function()
       local p = bulksync.decode(out)
       assert.equal(ORDERS, p.id)
       assert.is_true(p.resets > 0)
-      assert.equal(p.resets, count(p.changes, function(e) return e.action == "reset" end))
+      -- Resets are counted at every depth: the path-by-path entries.
+      assert.equal(p.resets, count(p.entries, function(e) return e.action == "reset" end))
+      assert.equal(1, count(p.entries, function(e) return e.path == "destination_configuration.table_prefix" end))
       local name
       for _, e in ipairs(p.changes) do if e.field == "name" then name = e end end
       assert.equal("change", name.action)
@@ -373,6 +375,18 @@ describe("bulksync command", function()
       assert.truthy(out:find("completed", 1, true), out)
     end)
 
+    it("an execution that ends other than completed is status 1, for && in a shell", function()
+      srv:config { execution_steps = 1, executions_fail = true }
+      local code, out, err = run { "start", CRM, "--wait", "--interval=0.01" }
+      assert.equal(1, code)
+      assert.truthy(out:find("failed", 1, true), out)
+      assert.truthy(err:find("ended failed", 1, true), err)
+      code, out = run { "--json", "start", CRM }
+      assert.equal(0, code)
+      code = run { "wait", CRM, bulksync.decode(out).id, "--interval=0.01" }
+      assert.equal(1, code)
+    end)
+
     it("shows progress on a terminal only", function()
       srv:config { execution_steps = 2 }
       local code, _, err = run({ "start", CRM, "--wait", "--interval=0.01" }, { tty = { [2] = true } })
@@ -424,6 +438,31 @@ describe("bulksync command", function()
       assert.equal(2, code)
       os.remove(path)
       assert.equal(2, (run({ "update-many", "-" }, { stdin = '{"id": "x"}' })))
+    end)
+  end)
+
+  describe("update-many --dry-run", function()
+    it("prints every item's plan and sends no write", function()
+      local path = temp_file(string.format('[{"id": "%s", "patch": {"name": "Dry A"}},'
+        .. ' {"id": "%s", "activate": false}]', ORDERS, CRM))
+      local code, out, err = run { "update-many", path, "--dry-run" }
+      assert.equal(0, code, err)
+      assert.truthy(out:find("name", 1, true), out)
+      assert.truthy(out:find("Dry A", 1, true), out)
+      assert.truthy(out:find("would call POST", 1, true), out)
+      assert.truthy(out:find("2 of 2 planned; nothing was sent", 1, true), out)
+      code, out = run { "--json", "update-many", path, "--dry-run" }
+      assert.equal(0, code)
+      local results = bulksync.decode(out)
+      assert.equal("POST", results[2].plan.call.method)
+      local named = false
+      for _, e in ipairs(results[1].plan.entries) do
+        if e.path == "name" and e.to == "Dry A" then named = true end
+      end
+      assert.is_true(named, out)
+      assert.equal(0, count(srv:requests(), function(r) return r.method ~= "GET" end))
+      assert.is_not.equal("Dry A", srv:state(ORDERS).sync.name)
+      os.remove(path)
     end)
   end)
 
