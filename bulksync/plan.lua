@@ -21,6 +21,23 @@ local array_mt = core.array_mt
 
 local MAX_DEPTH = 64
 
+--- The plan: what a write would change and reset, before it is sent.
+--
+-- `client:plan(id, body)`, `bulksync.diff(current, body)`, and the
+-- `plan = true` option of `client:update`, `client:create`,
+-- `client:update_schema` and `client:update_schedule` return a @{Plan}.
+-- It is computed offline from what was read; nothing is written.
+-- @module bulksync.plan
+-- @usage
+-- local plan = client:plan(id, body)
+-- print(plan)
+-- --> bulk sync 6b0e7d1c-... (API 2025-09-18): 1 reset, 1 other change
+-- -->   change  name                          "Orders" -> "Orders, hourly"
+-- -->   RESET   automatically_add_new_fields  "none" -> "all"  (newly discovered fields are enabled)
+-- -->   16 fields unchanged
+-- for _, c in ipairs(plan.changes) do
+--   if c.action == "reset" then print(c.field, c.note) end
+-- end
 local plan = {}
 
 -- The schema export is rebuilt by every core.schema call; keep one per version.
@@ -260,6 +277,7 @@ end
 
 --- A record read back (a schema's, a schedule's) as the body of `kind`
 -- that replaces it: what that body knows, nothing else.
+-- @local
 function plan.project_kind(record, version, kind)
   local schema = schema_of(version, kind)
   return project(record, { type = "object", fields = schema.fields }, true)
@@ -335,9 +353,49 @@ local function entry(field, action, from, to, note)
   return { field = field, action = action, from = from, to = to, note = note }
 end
 
+--- A plan: for each field of the body, in the schema's order, what
+-- sending the body would do. `tostring(plan)` is @{Plan:render}.
+--
+-- Each entry of `changes` is `{ field, action, from, to, note }`: `from` the
+-- current value (nil when not known), `to` the body's (nil when omitted),
+-- `note` what the server does, and `action` one of
+--
+--  * `keep`: the value stays as it is
+--  * `change`: the body gives another value
+--  * `clear`: the body gives `bulksync.null`
+--  * `add`: the body sets a field that has no value now
+--  * `reset`: the server would reset it: the body omits it (and the server
+--    has a default), or gives a schema without `fields` (every field
+--    enabled), or omits `schemas` (every schema and field selected)
+--  * `unknown`: whether the server keeps it is not known
+--    (`organization_id`; partner callers send it)
+-- @type Plan
+
 local Plan = {}
 Plan.__index = Plan
 
+--- The API version of the body.
+-- @tfield string version
+
+--- The sync's id (or nil when it is not known).
+-- @tfield string id
+
+--- The body kind of a schema or schedule replacement (`"schema"`,
+-- `"schedule"`); nil for a sync.
+-- @tfield string kind
+
+--- The entries, one per field: `{ field, action, from, to, note }`.
+-- @tfield table changes
+
+--- How many entries are `reset`.
+-- @tfield number resets
+
+--- How many entries are `unknown`.
+-- @tfield number unknowns
+
+--- Whether sending the body would reset anything.
+-- @function Plan:has_resets
+-- @treturn boolean `resets > 0`
 function Plan:has_resets()
   return self.resets > 0
 end
@@ -510,6 +568,12 @@ local function plural(n, word)
   return n .. " " .. word .. (n == 1 and "" or "s")
 end
 
+--- The plan as text for people: one heading line, one line per field
+-- that does not stay as it is (`RESET`, `change`, `clear`, `add`, `?`),
+-- and the count of unchanged fields. Values are shortened; the
+-- organization id is masked, since plans go to logs.
+-- @function Plan:render
+-- @treturn string the text
 function plan.render(p)
   local shown, keeps, width = {}, 0, 0
   for _, e in ipairs(p.changes) do

@@ -11,7 +11,7 @@ core="gcc libc6-dev make pkg-config perl lua5.4 liblua5.4-dev libcurl4-openssl-d
 test_extra="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
   nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates locales lua-yaml
   lua-check cppcheck lua-ldoc lua-markdown"
-docs_extra="lua-ldoc lua-markdown"
+docs_extra="lua5.1 lua-ldoc lua-markdown"
 bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time lua5.2 liblua5.2-dev lua-curl valgrind"
 
 case "${1:-core}" in
