@@ -10,6 +10,7 @@
 #   make fuzz                 bounded libFuzzer pass over encoder and decoder
 #   make matrix               specs under every supported Lua
 #   make bench                the benchmark table
+#   make docs                 the HTML reference (LDoc) in doc/index.html
 #   make check                luacheck, cppcheck, -Werror builds with gcc and clang
 #   make LUA_VERSION=5.1|5.2|5.3|5.4|jit ...
 
@@ -54,7 +55,7 @@ MODULE      := bulksync/core.so
 # Which Lua bulksync/core.so is for, for people and scripts to read.
 STAMP       := build/core.so.lua-version
 
-.PHONY: all test unit demo install clean setup check check-memory fuzz bench matrix sources FORCE
+.PHONY: all test unit demo install clean setup check check-memory fuzz bench matrix sources docs FORCE
 
 all: $(MODULE)
 
@@ -115,6 +116,25 @@ matrix:
 bench:
 	@sh scripts/setup.sh bench
 	@sh bench/run.sh
+
+# The reference, from the doc comments (config.ld lists the files), written
+# to $(DOC_DIR)/. LDoc runs under Lua 5.1, the Lua Debian's lua-markdown is
+# for. The rulers between the code's parts (lines of dashes) would each
+# start a doc comment for LDoc: it reads a copy where they are plain
+# comments, line numbers unchanged. Any warning fails the target.
+DOC_DIR     ?= doc
+DOC_SOURCES := config.ld bulksync.lua bulksync/errors.lua bulksync/plan.lua
+LDOC_LUA    ?= lua5.1
+docs:
+	@sh scripts/setup.sh docs
+	@rm -rf build/ldoc && mkdir -p build/ldoc/bulksync
+	@for f in $(DOC_SOURCES); do sed 's/^-\{4,\}$$/--/' $$f >build/ldoc/$$f || exit 1; done
+	@out="$(abspath $(DOC_DIR))"; cd build/ldoc && \
+	  $(LDOC_LUA) "$$(command -v ldoc)" --fatalwarnings --dir "$$out" . >ldoc.log 2>&1; status=$$?; \
+	  sed "s|$$(pwd)/||" ldoc.log; \
+	  if [ $$status -ne 0 ] || grep -v -e '^reading configuration from ' -e '^output written to ' ldoc.log | grep -q .; then \
+	    echo "make docs: ldoc warned (above); the reference must build without warnings" >&2; exit 1; \
+	  fi
 
 # Installs the build for the Lua named, whatever bulksync/core.so holds.
 install: $(BUILT)

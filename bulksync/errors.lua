@@ -12,6 +12,44 @@ local setmetatable, getmetatable, error = setmetatable, getmetatable, error
 local concat = table.concat
 local format, sub, find, gsub = string.format, string.sub, string.find, string.gsub
 
+--- The errors the module raises: one kind per way a call can fail.
+--
+-- Every error is a table sharing one metatable (@{Error}); test it with
+-- `bulksync.is_error(err)` and branch on `err.kind`. `bulksync.errors` lists
+-- the kinds. The API key, the org id and the Authorization value never
+-- appear in an error: anything taken from the wire has them cut out.
+-- Misusing the module itself (a method called with a dot, or after
+-- `client:close()`) raises a plain string error instead.
+--
+-- The kinds, when each is raised, and whether the client retries it:
+--
+--  * `ValidationError`: a bad body, id, option or change; nothing was sent.
+--    `err.errors` lists every problem. Not retried.
+--  * `BadRequestError` (400), `UnauthorizedError` (401), `ForbiddenError` (403),
+--    `NotFoundError` (404), `ConflictError` (409), `UnprocessableEntityError`
+--    (422): the answer's status. Not retried.
+--  * `RequestTimeoutError` (408), `RateLimitError` (429), `InternalServerError`
+--    (500): retried.
+--  * `ServerError`: another 5xx; 502, 503 and 504 are retried.
+--  * `HTTPError`: any other non-2xx status. Not retried.
+--  * `TimeoutError`: the connect or total timeout passed. Retried.
+--  * `TransportError`: refused, reset, DNS, TLS, or an answer over
+--    `max_response_size`; connection failures are retried.
+--  * `DecodeError`: a 2xx whose body is not the expected JSON, or
+--    `bulksync.decode` of bad text. Not retried.
+--  * `WaitTimeoutError`: `client:wait` ran past its timeout; `err.execution`
+--    is the last execution read. Not retried.
+-- @module bulksync.errors
+-- @usage
+-- local ok, err = pcall(client.update, client, id, body)
+-- if not ok then
+--   if bulksync.is_error(err) and err.kind == "ValidationError" then
+--     for _, p in ipairs(err.errors) do print(p.path, p.code, p.problem) end
+--   else
+--     print(tostring(err))   -- bulksync: NotFoundError (404): ...
+--   end
+-- end
+
 local E = {}
 
 local MAX_ERROR_TEXT = 2048   -- raw error bodies are cut to this many bytes
@@ -29,6 +67,27 @@ local STATUS_KINDS = {
   [422] = "UnprocessableEntityError",
   [429] = "RateLimitError", [500] = "InternalServerError",
 }
+
+--- An error raised by the module. Every field but `kind` and `message`
+-- is present only where it applies. `tostring(err)` reads
+-- `bulksync: KIND (STATUS): MESSAGE`.
+-- @table Error
+-- @tfield string kind one of the kinds above
+-- @tfield string message what went wrong, one line
+-- @tfield[opt] number status the HTTP status of the answer
+-- @tfield[opt] table|string body the answer's body: the decoded table, or
+-- the raw text cut to 2 KiB
+-- @tfield[opt] table headers the answer's headers (lower-case names)
+-- @tfield[opt] string key the API's error key, from its error body
+-- @tfield[opt] table metadata the API's error metadata (or `context`)
+-- @tfield[opt] table errors `ValidationError`: every problem as
+-- `{ path, code, problem }`; `path` names the field (`schemas[2].fields`),
+-- `code` is one of `required`, `unknown`, `type`, `enum`, `format`, `null`,
+-- `range`, `strict`, `structure`, `limit`; a wrong value is never quoted
+-- @tfield[opt] number curl_code the libcurl error code of a transport failure
+-- @tfield[opt] boolean retryable whether another attempt could help
+-- @tfield[opt] number attempts the attempts made before giving up
+-- @tfield[opt] table execution `WaitTimeoutError`: the last execution read
 
 local Error = {}
 Error.__index = Error

@@ -22,6 +22,23 @@ local array_mt = core.array_mt
 
 local MAX_DEPTH = 64
 
+--- The plan: what a write would change and reset, before it is sent.
+--
+-- `client:plan(id, body)`, `bulksync.diff(current, body)`, and the
+-- `plan = true` option of `client:update`, `client:create`,
+-- `client:update_schema` and `client:update_schedule` return a @{Plan}.
+-- It is computed offline from what was read; nothing is written.
+-- @module bulksync.plan
+-- @usage
+-- local plan = client:plan(id, body)
+-- print(plan)
+-- --> bulk sync 6b0e7d1c-... (API 2025-09-18): 1 reset, 1 other change
+-- -->   change  name                          "Orders" -> "Orders, hourly"
+-- -->   RESET   automatically_add_new_fields  "none" -> "all"  (newly discovered fields are enabled)
+-- -->   16 fields unchanged
+-- for _, c in ipairs(plan.changes) do
+--   if c.action == "reset" then print(c.field, c.note) end
+-- end
 local plan = {}
 
 -- The schema export is rebuilt by every core.schema call; keep one per version.
@@ -261,6 +278,7 @@ end
 
 --- A record read back (a schema's, a schedule's) as the body of `kind`
 -- that replaces it: what that body knows, nothing else.
+-- @local
 function plan.project_kind(record, version, kind)
   local schema = schema_of(version, kind)
   return project(record, { type = "object", fields = schema.fields }, true)
@@ -342,9 +360,56 @@ local nested = require("bulksync.plan_nested").new {
 }
 local expand, finish, DESC = nested.expand, nested.finish, nested.DESC
 
+--- A plan: for each field of the body, in the schema's order, what
+-- sending the body would do. `tostring(plan)` is @{Plan:render}.
+--
+-- `changes` has one entry per top-level field, `{ field, action, from, to,
+-- note, path, segments }` (an expanded one also `nested`): `from` the
+-- current value (nil when not known), `to` the body's (nil when omitted),
+-- `note` what the server does. `entries` is what is printed, path by path:
+-- `{ path, segments, field, action, from, to, note }`, with `path` such as
+-- `schemas[public.orders].fields[email].enabled`. `counts` counts entries
+-- by action; `resets` and `unknowns` count at every depth; `call` is set,
+-- instead of changes, for a write with no record to compare (update_many's
+-- dry run of activate, start, delete...). `action` is one of
+--
+--  * `keep`: the value stays as it is
+--  * `change`: the body gives another value
+--  * `clear`: the body gives `bulksync.null`
+--  * `add`: the body sets a field that has no value now, or adds a list item
+--  * `remove`: the body drops a list item (a schema, a field)
+--  * `reset`: the server would reset it: the body omits it (and the server
+--    has a default), or gives a schema without `fields` (every field
+--    enabled), or omits `schemas` (every schema and field selected)
+--  * `unknown`: whether the server keeps it is not known
+--    (`organization_id`; partner callers send it)
+-- @type Plan
+
 local Plan = {}
 Plan.__index = Plan
 
+--- The API version of the body.
+-- @tfield string version
+
+--- The sync's id (or nil when it is not known).
+-- @tfield string id
+
+--- The body kind of a schema or schedule replacement (`"schema"`,
+-- `"schedule"`); nil for a sync.
+-- @tfield string kind
+
+--- The entries, one per field: `{ field, action, from, to, note }`.
+-- @tfield table changes
+
+--- How many entries are `reset`.
+-- @tfield number resets
+
+--- How many entries are `unknown`.
+-- @tfield number unknowns
+
+--- Whether sending the body would reset anything.
+-- @function Plan:has_resets
+-- @treturn boolean `resets > 0`
 function Plan:has_resets()
   return self.resets > 0
 end
@@ -454,6 +519,16 @@ end
 
 -- ===================== rendering for people =====================
 
+--- The plan as text for people: a heading line, one line per change at
+-- the path where it happens (`RESET`, `change`, `clear`, `add`, `remove`,
+-- `?`), and the count of unchanged fields. Values are never cut: one too
+-- long for the line goes on lines of its own. Secret fields (the
+-- organization id) print as `(not shown)`, since plans go to logs.
+-- @function Plan:render
+-- @tparam[opt] table opts `colour` (boolean, default false: ANSI colour,
+-- RESET lines red, for a terminal) and `width` (40 to 10000, default 100)
+-- @treturn string the text
+-- @raise ValidationError for an unknown option or a bad value
 function plan.render(p, opts)
   return render_lib.render(p, opts, function(e)
     local d = DESC[e]

@@ -3,20 +3,23 @@
 #   sh scripts/setup.sh            what the demo and the core specs need
 #   sh scripts/setup.sh test       + everything the full test run uses
 #   sh scripts/setup.sh bench      + the benchmark's tools
+#   sh scripts/setup.sh docs       + ldoc, for `make docs` (the HTML reference)
 set -eu
 
 core="gcc libc6-dev make pkg-config perl lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson lua-busted lua-socket luarocks"
 # Every Lua the module supports, the OpenResty host, the memory and fuzz tools.
 test_extra="lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev luajit2 libluajit2-5.1-dev
   nginx libnginx-mod-http-lua valgrind clang libclang-rt-14-dev openssl ca-certificates locales lua-yaml
-  lua-check cppcheck"
+  lua-check cppcheck lua-ldoc lua-markdown"
+docs_extra="lua5.1 lua-ldoc lua-markdown"
 bench_extra="nginx libnginx-mod-http-lua curl nodejs npm time lua5.2 liblua5.2-dev lua-curl valgrind"
 
 case "${1:-core}" in
   core)  wanted="$core" ;;
   test)  wanted="$core $test_extra" ;;
   bench) wanted="$core $bench_extra" ;;
-  *) echo "usage: $0 [core|test|bench]" >&2; exit 2 ;;
+  docs)  wanted="$core $docs_extra" ;;
+  *) echo "usage: $0 [core|test|bench|docs]" >&2; exit 2 ;;
 esac
 
 missing=""

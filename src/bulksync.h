@@ -32,7 +32,7 @@
 #  define BS_INTERNAL
 #endif
 
-#define BS_MODULE_VERSION   "0.1.0"
+#define BS_MODULE_VERSION   "0.2.0"
 
 #define BS_MAX_DEPTH        64     /* nesting allowed in a body or a response */
 
