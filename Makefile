@@ -42,6 +42,7 @@ LDFLAGS_SO  ?= -shared
 
 LMOD_DIR    := $(DESTDIR)$(PREFIX)/share/lua/$(LUA_ABI)
 CMOD_DIR    := $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_ABI)
+BIN_DIR     := $(DESTDIR)$(PREFIX)/bin
 
 SOURCES     := lua_bulksync.c src/buffer.c src/walk.c src/json.c src/schema.c src/http.c
 HEADERS     := $(wildcard src/*.h)
@@ -142,6 +143,10 @@ install: $(BUILT)
 	install -m 0644 $(BUILT) $(CMOD_DIR)/bulksync/core.so
 	install -m 0644 bulksync.lua $(LMOD_DIR)/bulksync.lua
 	for f in $(wildcard bulksync/*.lua); do install -m 0644 $$f $(LMOD_DIR)/$$f; done
+	install -d $(LMOD_DIR)/bulksync/standin $(BIN_DIR)
+	for f in $(filter-out standin/server.lua,$(wildcard standin/*.lua)); do \
+	  install -m 0644 $$f $(LMOD_DIR)/bulksync/$$f; done
+	install -m 0755 bin/bulksync $(BIN_DIR)/bulksync
 
 clean:
 	rm -rf build

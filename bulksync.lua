@@ -1299,7 +1299,7 @@ end
 --  * `schemas`, `keep_organization`: as for @{client:patch}, for `patch` items
 --  * `retries` (whole number >= 0; default the client's `retries`, 2): attempts after the first
 --  * `dry_run` (boolean, default false): send no write; each item still does
---    its reads and its result carries the @{Plan} of what it would do
+--    its reads and its result carries the @{bulksync.plan.Plan} of what it would do
 -- @treturn table results in input order: `{ ok = true, data = ..., meta = ... }`
 -- or `{ ok = false, err = <typed error> }`; with `dry_run`, `{ ok = true, plan = ... }`
 -- @raise `ValidationError` when `items` is not a list or an option is bad;

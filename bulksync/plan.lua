@@ -398,14 +398,30 @@ Plan.__index = Plan
 -- `"schedule"`); nil for a sync.
 -- @tfield string kind
 
---- The entries, one per field: `{ field, action, from, to, note }`.
+--- One entry per top-level field, in the schema's order:
+-- `{ field, action, from, to, note, path, segments }`, an expanded one
+-- with its inner entries in `nested`.
 -- @tfield table changes
 
---- How many entries are `reset`.
+--- What is printed, path by path: `{ path, segments, field, action, from,
+-- to, note }`, `path` such as `schemas[public.orders].fields[email].enabled`
+-- and `segments` its parts (`{ "schemas", { id = "public.orders" }, ... }`).
+-- @tfield table entries
+
+--- The entries counted by action (`counts.reset`, `counts.change`, ...);
+-- `counts.keep` is the number of unchanged top-level fields.
+-- @tfield table counts
+
+--- How many entries are `reset`, at every depth.
 -- @tfield number resets
 
 --- How many entries are `unknown`.
 -- @tfield number unknowns
+
+--- For a write with nothing to compare (update_many's dry run of activate,
+-- start, delete, ...): the request it would send, `{ name, method, path,
+-- body }` with `body` the JSON text; nil otherwise.
+-- @tfield table call
 
 --- Whether sending the body would reset anything.
 -- @function Plan:has_resets

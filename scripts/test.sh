@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test run, as CI runs it:
 #   1. every spec under Lua 5.1, 5.2, 5.3, 5.4 and LuaJIT (builds with -Werror),
-#      plus offline LuaRocks installs for 5.1 and 5.4      (scripts/matrix.sh)
+#      plus offline installs of the release rock on each  (scripts/matrix.sh)
 #   2. every spec under valgrind and under ASan+UBSan       (scripts/check-memory.sh)
 #   3. a short bounded fuzzing pass from the seed corpus    (fuzz/run.sh)
 # and ends on one line that sums it up: "tests: N passed, N failed", where
