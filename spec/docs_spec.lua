@@ -3,8 +3,9 @@
 -- found at run time: a function or a method added without its doc block
 -- fails here.
 local bulksync = require "bulksync"
+local files = require "spec.support.files"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q, read = files.shell_quote, files.read
 
 local function succeeded(a, _, code)
   if a == true or a == 0 then return true end
@@ -13,14 +14,6 @@ end
 
 local function sh(cmd)
   return succeeded(os.execute(cmd .. " >/dev/null 2>&1"))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return text
 end
 
 -- What `make docs` needs; without it the spec says so instead of failing.
