@@ -92,7 +92,8 @@ O.NONE = NONE
 
 --- opts (nil or a table of the names in `list`, a NAMES key or a list).
 function O.check(opts, list, what)
-  if opts == nil then return NONE end
+  -- NONE again: a method that checked its options first hands them on.
+  if opts == nil or opts == NONE then return NONE end
   what = what or "options"
   if type(opts) ~= "table" then invalid("", "options must be a table", what) end
   if type(list) == "string" then list = NAMES[list] end
