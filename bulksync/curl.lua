@@ -36,7 +36,9 @@ function C.new(config)
   -- Reused: the client copies what it keeps, but for the headers, which
   -- core.http builds afresh for every response (FRESH_HEADERS says so).
   local response = { [C.FRESH_HEADERS] = true }
-  local t = { name = "curl", handle = handle, sleep = core.sleep }
+  -- reuses_request: request() reads what it needs from req and keeps
+  -- nothing of it, so the client may hand it the same table again.
+  local t = { name = "curl", handle = handle, sleep = core.sleep, reuses_request = true }
   function t.request(req)
     local status, headers, body, code = handle:perform(req.method, req.url, req.body, req.extra_lines)
     if status then

@@ -143,6 +143,8 @@ for name, row in pairs(EP.rows) do
   row.query_names = {}
   for q in pairs(row.query or {}) do row.query_names[#row.query_names + 1] = q end
   sort(row.query_names)
+  -- One path parameter and no query: its URL depends on the id alone.
+  row.simple = #row.params == 1 and #row.query_names == 0
   local names = {}
   for _, q in ipairs(row.query_names) do names[#names + 1] = q end
   names[#names + 1] = "retries"
@@ -193,18 +195,13 @@ local function query_of(row, opts)
   return q and ("?" .. concat(q, "&")) or ""
 end
 
---- The request a transport gets; key (checked) adds an Idempotency-Key.
-function EP.request(state, method, path, body, key)
-  local config = state.config
-  local req = {
-    method = method,
-    url = config.base_url .. path,
-    body = body,
-    headers = config.headers,
-    header_lines = config.header_lines,
-    timeout = config.timeout,
-    connect_timeout = config.connect_timeout,
-  }
+-- Fills req (a new table, or one a transport lets the client reuse) for
+-- the URL given.
+local function fill(req, config, method, url, body, key)
+  req.method, req.url, req.body = method, url, body
+  req.headers, req.header_lines = config.headers, config.header_lines
+  req.timeout, req.connect_timeout = config.timeout, config.connect_timeout
+  req.extra_lines = nil
   if key then
     local h = {}
     for k, v in pairs(config.headers) do h[k] = v end
@@ -213,6 +210,12 @@ function EP.request(state, method, path, body, key)
     req.extra_lines = { "Idempotency-Key: " .. key }
   end
   return req
+end
+
+--- The request a transport gets; key (checked) adds an Idempotency-Key.
+function EP.request(state, method, path, body, key)
+  local config = state.config
+  return fill({}, config, method, config.base_url .. path, body, key)
 end
 
 function EP.meta(resp, attempts, version)
@@ -256,7 +259,15 @@ end
 local function prepare(state, row, inline, ...)
   local nparams = #row.params
   local opts = O.check((select(nparams + (row.body and 2 or 1), ...)), row.option_names)
-  local path = path_of(row, ...) .. query_of(row, opts)
+  -- The id was checked when its URL was built: a client calling the same
+  -- row for the same id again (a sync updated in a loop) reuses the URL.
+  local url
+  if row.simple and state.url_row == row and state.url_id == (...) then
+    url = state.url
+  else
+    url = state.config.base_url .. path_of(row, ...) .. query_of(row, opts)
+    if row.simple then state.url_row, state.url_id, state.url = row, (...), url end
+  end
   local version = O.version(opts.version or state.config.version)
   if row.versions and not row.version_set[version] then
     E.invalid("version", format("%s needs API version %s; this call uses %s", row.name,
@@ -270,7 +281,12 @@ local function prepare(state, row, inline, ...)
       inline and state.transport.encode or nil, row.body)
   end
   local key = row.idempotent and O.idempotency_key(opts.idempotency_key) or nil
-  local req = EP.request(state, row.method, path, json, key)
+  -- A transport that keeps nothing of a request once request() returns
+  -- lends its table to the next call; taken while in use, so a call made
+  -- from inside this one (a sleep of the caller's) gets a new one.
+  local req = inline and state.transport.reuses_request and state.spare_req
+  if req then state.spare_req = nil else req = {} end
+  fill(req, state.config, row.method, url, json, key)
   local max = (row.unsafe and not key) and 1 or O.retries(opts.retries, state.policy.retries) + 1
   return req, opts, version, max
 end
@@ -287,6 +303,7 @@ end
 function EP.call(state, row, ...)
   local req, _, version, max = prepare(state, row, true, ...)
   local resp, attempts = R.request(state, req, max)
+  if state.transport.reuses_request then state.spare_req = req end
   local data, envelope = EP.decode(row, resp, state.secrets)
   return data, EP.meta(resp, attempts, version), envelope
 end

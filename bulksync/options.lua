@@ -93,12 +93,19 @@ O.NONE = NONE
 
 --- opts (nil or a table of the names in `list`, a NAMES key or a list).
 function O.check(opts, list, what)
-  if opts == nil then return NONE end
+  -- NONE again: a method that checked its options first hands them on.
+  if opts == nil or opts == NONE then return NONE end
   what = what or "options"
   if type(opts) ~= "table" then invalid("", "options must be a table", what) end
   if type(list) == "string" then list = NAMES[list] end
-  local problems = unknown(opts, list, {})
-  if #problems > 0 then error(E.validation(problems, #problems, what), 0) end
+  -- The usual call names only known options: no problems table for it.
+  local set = set_of(list)
+  for k in next, opts do
+    if not set[k] then
+      local problems = unknown(opts, list, {})
+      error(E.validation(problems, #problems, what), 0)
+    end
+  end
   return opts
 end
 
@@ -141,6 +148,7 @@ local function limits(opts, problems)
 end
 
 function O.limits(opts)
+  if opts.max_values == nil and opts.max_bytes == nil then return nil end
   local problems = {}
   local out = limits(opts, problems)
   if #problems > 0 then error(E.validation(problems, #problems, "options"), 0) end

@@ -47,6 +47,8 @@ static const char *const type_names[T_COUNT] = { FIELD_TYPES(TYPE_NAME_) };
 /* The seen-set of an object is a bitmask, so an object has at most this many
  * fields (the largest body has 19). */
 #define MAX_FIELDS  32
+/* Stack slots asked for beyond what one object needs, when it asks. */
+#define STACK_STEP  128
 
 typedef struct object object;
 
@@ -1149,14 +1151,18 @@ static void walk_object(bs_walk *w, const sctx *s, const object *o, int t, int r
 
     if (!enter(w))
         return;
-    /* A table's keys are distinct: at most nfields pairs stay. */
-    if (!lua_checkstack(L, 2 * o->nfields + 8)) {
-        bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
-        w->stop |= BS_STOP_DEEP;
-        w->depth--;
-        return;
-    }
     base = lua_gettop(L);
+    /* A table's keys are distinct: at most nfields pairs stay. Room is
+     * asked for in bigger steps, so most objects do not ask at all. */
+    if (base + 2 * o->nfields + 8 > w->stack_room) {
+        if (!lua_checkstack(L, 2 * MAX_FIELDS + 8 + STACK_STEP)) {
+            bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
+            w->stop |= BS_STOP_DEEP;
+            w->depth--;
+            return;
+        }
+        w->stack_room = base + 2 * MAX_FIELDS + 8 + STACK_STEP;
+    }
     top = base;             /* what lua_next leaves: key at top + 1, value at top + 2 */
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -1548,6 +1554,7 @@ void bs_schema_encode(bs_walk *w, int idx, const bs_version *v, bs_body_kind kin
         bs_report(w, BS_P_STRUCTURE, "no room on the Lua stack to walk the body");
         return;
     }
+    w->stack_room = top + 4 * BS_MAX_DEPTH + 16;
     s.index = get_index(L);
     s.v = v;
     s.kind = kind;

@@ -100,6 +100,10 @@ typedef struct bs_walk {
      * count reaches next_check and for every long string. */
     size_t     nvalues, next_check, max_values, max_bytes;
     int        nseg;
+    /* The Lua stack has room up to this index (lua_checkstack asked for it
+     * during this call, and room asked for is kept until the call returns):
+     * a walk asks again only when a level would need more. */
+    int        stack_room;
     bs_seg     seg[BS_SEG_MAX];
     /* The free-form tables being walked (at most BS_MAX_DEPTH), by address:
      * a hash set with linear probing, emptied in the order it was filled,
