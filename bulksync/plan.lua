@@ -354,6 +354,14 @@ local function entry(field, action, from, to, note)
   return { field = field, action = action, from = from, to = to, note = note }
 end
 
+-- The entry of a field the body gives: kept, cleared, added or changed.
+local function given(name, c, b)
+  if equal(b, c) or (is_none(b) and is_none(c)) then return entry(name, "keep", c, b) end
+  if b == null then return entry(name, "clear", c, null) end
+  if is_none(c) then return entry(name, "add", c, b) end
+  return entry(name, "change", c, b)
+end
+
 -- Changes inside a table-valued field, path by path (bulksync.plan_nested).
 local nested = require("bulksync.plan_nested").new {
   equal = equal, same_as_reset = same_as_reset, depth_check = depth_check, named = named,
@@ -453,14 +461,8 @@ function plan.diff(current, body, opts)
                   .. ": every field of " .. (#bare == 1 and "that schema" or "those schemas") .. " enabled")
       elseif not known then
         e = entry(name, "change", nil, b, "current selection unknown")
-      elseif equal(b, c) or (is_none(b) and is_none(c)) then
-        e = entry(name, "keep", c, b)
-      elseif b == null then
-        e = entry(name, "clear", c, null)
-      elseif is_none(c) then
-        e = entry(name, "add", c, b)
       else
-        e = entry(name, "change", c, b)
+        e = given(name, c, b)
       end
     elseif f.kept then
       -- The API does not say the server keeps it; a partner key may not.
@@ -503,14 +505,8 @@ function plan.diff_kind(current, body, opts)
     if b ~= nil then
       if f.strict and (b == null or (type(b) == "table" and next(b) == nil)) then
         e = entry(name, "reset", c, b, f.reset_note)
-      elseif equal(b, c) or (is_none(b) and is_none(c)) then
-        e = entry(name, "keep", c, b)
-      elseif b == null then
-        e = entry(name, "clear", c, null)
-      elseif is_none(c) then
-        e = entry(name, "add", c, b)
       else
-        e = entry(name, "change", c, b)
+        e = given(name, c, b)
       end
     elseif f.required then
       e = entry(name, "reset", c, nil, "required: the server rejects a body without it")
