@@ -50,13 +50,8 @@ return function(M, App, h)
 
   -- The request's schedule, checked, in stored keys; or nil, status, error.
   local function read_body(endpoint, text, version)
-    if text == nil or text:match("^%s*$") then
-      return nil, bad_request(endpoint, "bad_request", "request body is required", {})
-    end
-    local body, err = json.decode(text)
-    if body == nil then
-      return nil, bad_request(endpoint, "invalid_json", "request body is not valid JSON: " .. err, {})
-    end
+    local body, status, err = h.decode_body(endpoint, text)
+    if body == nil then return nil, status, err end
     local p, m, r = check(M.SCHEDULE_BODY, body, "", version)
     if p then
       local msg = p == "" and "request body " .. m or "field '" .. p .. "' " .. m
